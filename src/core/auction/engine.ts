@@ -30,7 +30,7 @@ function reject<Reason extends RejectionReason>(reason: Reason, message: string)
 }
 
 /** The idempotency key of a bid within its auction. Names hold no control characters, so "\n" separates. */
-function bidKey(bidder: string, bidId: string): string {
+export function bidKey(bidder: string, bidId: string): string {
   return `${bidder}\n${bidId}`;
 }
 

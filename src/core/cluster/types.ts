@@ -1,0 +1,224 @@
+// The vocabulary of the cluster core: log entries, messages between nodes, beacons, and the inputs
+// and effects of a node's step function. Plain data only: every value here can be serialized,
+// persisted and sent as JSON, and nothing here knows about sockets or disks.
+import type { AuctionCommand } from "../auction/schemas.js";
+import type { ApplyResult } from "./state.js";
+
+/** A node's identifier: a positive safe integer. The highest live, up-to-date one leads. */
+export type NodeId = number;
+export type Term = number;
+export type LogIndex = number;
+
+/** A member of the cluster's configuration, as recorded in the log. */
+export interface Member {
+  id: NodeId;
+  /** Minted with the node's data; a node whose data was wiped comes back with another. */
+  incarnation: string;
+  /** Where peers reach it (host:port), opaque to the core. */
+  address: string;
+  /** Its client API base URL, opaque to the core. */
+  httpUrl: string;
+  /** Voters elect and count toward commit; learners only receive the log. */
+  voter: boolean;
+}
+
+/** The membership as of some log index. Invariant: ids are unique; sorted by id. */
+export interface ClusterConfig {
+  members: Member[];
+}
+
+/** An auction command as proposed: the leader adds the stamp when it appends the entry. */
+export type AuctionCommandBody = AuctionCommand extends infer C
+  ? C extends AuctionCommand
+    ? Omit<C, "timestampMs">
+    : never
+  : never;
+
+/** What a log entry carries. */
+export type EntryData =
+  | { kind: "noop" }
+  /** The configuration from this entry on; the first one also names the cluster. */
+  | { kind: "config"; config: ClusterConfig }
+  | { kind: "auction"; command: AuctionCommandBody };
+
+export interface LogEntry {
+  index: LogIndex;
+  term: Term;
+  /** The leader's clock when it appended the entry. Invariant: never decreases along the log. */
+  timestampMs: number;
+  data: EntryData;
+}
+
+/** Term and vote: must be on disk before the node answers anything that depends on them. */
+export interface HardState {
+  term: Term;
+  votedFor: NodeId | null;
+}
+
+/** A compacted prefix of the log: the state machine's state after applying entry `index`. */
+export interface Snapshot {
+  index: LogIndex;
+  term: Term;
+  /** Stamp of entry `index`, so stamps keep not decreasing after compaction. */
+  timestampMs: number;
+  config: ClusterConfig;
+  /** The serialized state machine. */
+  data: string;
+}
+
+/** Who a node is, minted once with its data. */
+export interface Identity {
+  nodeId: NodeId;
+  incarnation: string;
+}
+
+/** Everything a node keeps on disk. */
+export interface PersistedState {
+  identity: Identity;
+  clusterId: string | null;
+  hardState: HardState;
+  snapshot: Snapshot | null;
+  /** Entries after the compacted prefix, in order, without gaps. */
+  entries: LogEntry[];
+}
+
+/** A beacon, broadcast over UDP so that nodes find each other. */
+export interface Beacon {
+  clusterName: string;
+  clusterId: string | null;
+  nodeId: NodeId;
+  incarnation: string;
+  address: string;
+  httpUrl: string;
+  term: Term;
+  leaderId: NodeId | null;
+}
+
+export type JoinOutcome = "accepted" | "member" | "not-leader" | "id-taken" | "busy" | "full";
+
+/** Messages between nodes, addressed by id. Every one carries its sender's cluster id and term. */
+export type MessageBody =
+  | {
+      type: "append";
+      prevIndex: LogIndex;
+      prevTerm: Term;
+      entries: LogEntry[];
+      commitIndex: LogIndex;
+      /** The leader's clock at sending, echoed back to measure clock offsets. */
+      leaderTimeMs: number;
+      /** How far the receiver's clock is from the majority's, as the leader measured it; null if unknown. */
+      clockDeviationMs: number | null;
+    }
+  | {
+      type: "append-reply";
+      success: boolean;
+      /** On success: the receiver's log matches the leader's up to here. */
+      matchIndex: LogIndex;
+      /** On failure: the prevIndex that did not match. */
+      rejectedIndex: LogIndex;
+      /** On failure: the leader may retry from hintIndex + 1. */
+      hintIndex: LogIndex;
+      echoTimeMs: number;
+      followerTimeMs: number;
+    }
+  | {
+      type: "snapshot-chunk";
+      snapshotIndex: LogIndex;
+      snapshotTerm: Term;
+      snapshotTimestampMs: number;
+      config: ClusterConfig;
+      offset: number;
+      totalChars: number;
+      data: string;
+    }
+  | { type: "snapshot-reply"; snapshotIndex: LogIndex; nextOffset: number; done: boolean }
+  | {
+      type: "vote-request";
+      lastIndex: LogIndex;
+      lastTerm: Term;
+      /** A pre-vote asks "would you vote for me at `term`?" and changes nobody's state. */
+      preVote: boolean;
+      /** Set when the leader handed over leadership: voters ignore their leader lease. */
+      transfer: boolean;
+    }
+  | { type: "vote-reply"; granted: boolean; preVote: boolean }
+  | { type: "timeout-now" }
+  | { type: "join-request"; incarnation: string; address: string; httpUrl: string }
+  | { type: "join-reply"; outcome: JoinOutcome; leaderId: NodeId | null; detail: string };
+
+export type Message = MessageBody & {
+  clusterId: string | null;
+  from: NodeId;
+  to: NodeId;
+  term: Term;
+};
+
+export type MessageType = Message["type"];
+
+/** A client's proposal: an auction command, or an operator's request to remove a member. */
+export type ProposalCommand =
+  { kind: "auction"; command: AuctionCommandBody } | { kind: "remove-member"; id: NodeId };
+
+export interface Proposal {
+  requestId: string;
+  command: ProposalCommand;
+}
+
+export type ProposalRejection =
+  | { ok: false; reason: "not-leader"; leaderId: NodeId | null }
+  | { ok: false; reason: "overloaded" }
+  /** The entry may or may not commit later; retry with the same idempotency key. */
+  | { ok: false; reason: "outcome-unknown"; leaderId: NodeId | null }
+  | { ok: false; reason: "invalid-proposal"; detail: string };
+
+export type Input =
+  | { type: "tick"; nowMs: number }
+  | { type: "message"; message: Message }
+  | { type: "beacon"; beacon: Beacon }
+  | { type: "propose"; proposals: Proposal[] };
+
+/** Notable happenings, for logs and status; they change nothing. */
+export type NodeEvent =
+  | { type: "bootstrapped"; clusterId: string }
+  | { type: "joined"; clusterId: string }
+  | { type: "became-leader"; term: Term }
+  | { type: "stepped-down"; term: Term; reason: string }
+  | { type: "leader-changed"; term: Term; leaderId: NodeId | null }
+  | { type: "cluster-conflict"; clusterId: string; nodeId: NodeId }
+  | { type: "join-refused"; outcome: JoinOutcome; detail: string }
+  | { type: "transfer-started"; to: NodeId }
+  | { type: "member-added"; id: NodeId; voter: boolean }
+  | { type: "member-removed"; id: NodeId }
+  | { type: "snapshot-taken"; index: LogIndex }
+  | { type: "snapshot-installed"; index: LogIndex }
+  | { type: "dropped"; reason: DropReason; messageType: MessageType };
+
+export type DropReason = "foreign-cluster" | "non-member" | "stale-term" | "not-addressed" | "unexpected";
+
+/**
+ * What to write to disk, atomically. Apply in this order: `truncateFrom` (drop entries from this
+ * index on), `entries` (append), `snapshot` (replace the stored one), `compactThrough` (drop
+ * entries up to this index), `clusterId`, `hardState`.
+ */
+export interface PersistEffect {
+  type: "persist";
+  hardState?: HardState;
+  clusterId?: string;
+  snapshot?: Snapshot;
+  compactThrough?: LogIndex;
+  truncateFrom?: LogIndex;
+  entries?: LogEntry[];
+}
+
+export type Effect =
+  | PersistEffect
+  | { type: "send"; message: Message }
+  | { type: "broadcast"; beacon: Beacon }
+  /** Entry `entry` was committed and applied; `requestId` is set on the leader that proposed it. */
+  | { type: "applied"; entry: LogEntry; result: ApplyResult; requestId: string | null }
+  | { type: "reply"; requestId: string; result: ProposalRejection }
+  | { type: "event"; event: NodeEvent };
+
+/** Deliberate bugs, switched on by the simulator to prove its checkers can fail. */
+export type Mutant = "stale-vote" | "no-quorum-commit" | "double-vote";
+export const mutants: readonly Mutant[] = ["stale-vote", "no-quorum-commit", "double-vote"];

@@ -1,0 +1,137 @@
+// The protocol's tunables: one Config type, every field with its unit, default and reason, and
+// the checks that keep combinations sane. The CLI merges flags over defaultConfig(), validates and
+// freezes; nothing below the CLI reads the environment.
+
+export interface Config {
+  /** Name of the cluster this node belongs to; beacons of other names are ignored. Default "gavel". */
+  clusterName: string;
+  /** How often the driver ticks the core, in ms. Timeouts are checked at ticks. Default 10. */
+  tickIntervalMs: number;
+  /** How often a leader sends appends (heartbeats) to each follower, in ms. Default 100. */
+  heartbeatIntervalMs: number;
+  /**
+   * Base election timeout, in ms: a follower that hears no leader for this long (plus its rank
+   * step and jitter) stands for election; a leader that hears from no majority for this long steps
+   * down. Default 1000.
+   */
+  electionTimeoutMs: number;
+  /** Extra timeout per rank below the highest voter ID, in ms, so higher IDs time out first. Default 150. */
+  electionRankStepMs: number;
+  /** Random extra timeout in [0, jitter), in ms, so equal ranks rarely collide. Default 100. */
+  electionJitterMs: number;
+  /** How often a node broadcasts its beacon, in ms. Default 500. */
+  beaconIntervalMs: number;
+  /** How long a fresh node listens before it may bootstrap a cluster, in ms. Default 3000. */
+  discoveryWindowMs: number;
+  /** How many fresh nodes (this one included) must hear each other before one bootstraps. Default 1. */
+  expect: number;
+  /** How often a node outside the cluster asks to join, in ms. Default 1000. */
+  joinRetryMs: number;
+  /**
+   * How long a higher-ID voter must stay connected and caught up before the leader hands over
+   * leadership to it, in ms. Long enough that a flapping link causes no churn. Default 5000.
+   */
+  transferStableMs: number;
+  /** Largest difference between a node's clock and the majority's for it to stand for election, in ms. Default 500. */
+  clockSkewMaxMs: number;
+  /** A member unheard for this long is removed from the configuration by the leader, in ms. Default 600000 (10 min). */
+  deadMemberTimeoutMs: number;
+  /** Most entries in one append message. Default 512. */
+  appendEntriesMax: number;
+  /** Most appends in flight to one follower before the leader waits for acknowledgements. Default 64. */
+  inflightAppendsMax: number;
+  /** Take a snapshot once this many entries were applied since the last one. Default 10000. */
+  snapshotEntriesThreshold: number;
+  /** Entries kept in the log behind a snapshot, so a slightly lagging follower needs no snapshot. Default 1000. */
+  snapshotTrailingEntries: number;
+  /** Characters of snapshot data per message. Default 1 MiB. */
+  snapshotChunkChars: number;
+  /** Most members (voters and learners) in a cluster. Default 64. */
+  membersMax: number;
+  /** Most client proposals waiting for their entries to commit at a leader; more get `overloaded`. Default 20000. */
+  pendingProposalsMax: number;
+}
+
+export function defaultConfig(): Config {
+  return {
+    clusterName: "gavel",
+    tickIntervalMs: 10,
+    heartbeatIntervalMs: 100,
+    electionTimeoutMs: 1000,
+    electionRankStepMs: 150,
+    electionJitterMs: 100,
+    beaconIntervalMs: 500,
+    discoveryWindowMs: 3000,
+    expect: 1,
+    joinRetryMs: 1000,
+    transferStableMs: 5000,
+    clockSkewMaxMs: 500,
+    deadMemberTimeoutMs: 600_000,
+    appendEntriesMax: 512,
+    inflightAppendsMax: 64,
+    snapshotEntriesThreshold: 10_000,
+    snapshotTrailingEntries: 1000,
+    snapshotChunkChars: 1 << 20,
+    membersMax: 64,
+    pendingProposalsMax: 20_000,
+  };
+}
+
+/** Every problem with `config`, as sentences; empty when it is usable. */
+export function configProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const positive: (keyof Config)[] = [
+    "tickIntervalMs",
+    "heartbeatIntervalMs",
+    "electionTimeoutMs",
+    "beaconIntervalMs",
+    "joinRetryMs",
+    "clockSkewMaxMs",
+    "deadMemberTimeoutMs",
+    "appendEntriesMax",
+    "inflightAppendsMax",
+    "snapshotEntriesThreshold",
+    "snapshotChunkChars",
+    "membersMax",
+    "pendingProposalsMax",
+    "expect",
+  ];
+  for (const key of positive) {
+    const value = config[key];
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      problems.push(`${key} must be a positive integer (got ${String(value)})`);
+    }
+  }
+  const nonNegative: (keyof Config)[] = [
+    "electionRankStepMs",
+    "electionJitterMs",
+    "discoveryWindowMs",
+    "transferStableMs",
+    "snapshotTrailingEntries",
+  ];
+  for (const key of nonNegative) {
+    const value = config[key];
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+      problems.push(`${key} must be a non-negative integer (got ${String(value)})`);
+    }
+  }
+  if (config.electionTimeoutMs <= 2 * config.heartbeatIntervalMs) {
+    problems.push(
+      "electionTimeoutMs must exceed twice heartbeatIntervalMs, or followers time out between heartbeats",
+    );
+  }
+  if (config.heartbeatIntervalMs < config.tickIntervalMs) {
+    problems.push("heartbeatIntervalMs must be at least tickIntervalMs");
+  }
+  if (config.clusterName.length === 0 || config.clusterName.length > 64) {
+    problems.push("clusterName must have 1 to 64 characters");
+  }
+  return problems;
+}
+
+/** Throws with every problem listed unless `config` is usable. */
+export function validateConfig(config: Config): Readonly<Config> {
+  const problems = configProblems(config);
+  if (problems.length > 0) throw new Error(`invalid configuration:\n- ${problems.join("\n- ")}`);
+  return Object.freeze({ ...config });
+}

@@ -1,0 +1,91 @@
+// Feeds inputs to a node's protocol state machine and carries out its effects, in order: what
+// must be persisted is saved before any message that depends on it leaves, and before a client
+// hears of a result. Holds no protocol logic of its own.
+import { ClusterNode } from "../core/cluster/node.js";
+import type { NodeOptions } from "../core/cluster/node.js";
+import type {
+  Beacon,
+  Effect,
+  Input,
+  Message,
+  NodeEvent,
+  Proposal,
+  ProposalRejection,
+} from "../core/cluster/types.js";
+import type { LogEntry } from "../core/cluster/types.js";
+import type { ApplyResult } from "../core/cluster/state.js";
+import type { Clock, Discovery, PeerTransport, Storage } from "./ports.js";
+
+/** Where the driver reports what happened; every hook is optional. */
+export interface DriverListener {
+  /** An entry was committed and applied; `requestId` is set where it was proposed. */
+  applied?(entry: LogEntry, result: ApplyResult, requestId: string | null): void;
+  /** A proposal was refused without entering the log, or its outcome became unknown. */
+  rejected?(requestId: string, result: ProposalRejection): void;
+  event?(event: NodeEvent): void;
+}
+
+export interface DriverPorts {
+  storage: Storage;
+  transport: PeerTransport;
+  discovery: Discovery;
+  clock: Clock;
+}
+
+export class NodeDriver {
+  readonly node: ClusterNode;
+
+  constructor(
+    options: Omit<NodeOptions, "persisted" | "nowMs">,
+    private readonly ports: DriverPorts,
+    private readonly listener: DriverListener = {},
+  ) {
+    this.node = new ClusterNode({ ...options, persisted: ports.storage.load(), nowMs: ports.clock.nowMs() });
+  }
+
+  tick(): void {
+    this.run({ type: "tick", nowMs: this.ports.clock.nowMs() });
+  }
+
+  receive(message: Message): void {
+    this.run({ type: "message", message });
+  }
+
+  receiveBeacon(beacon: Beacon): void {
+    this.run({ type: "beacon", beacon });
+  }
+
+  propose(proposals: Proposal[]): void {
+    this.run({ type: "propose", proposals });
+  }
+
+  private run(input: Input): void {
+    this.execute(this.node.step(input));
+  }
+
+  /** Carries out effects in order; the core puts the one persist effect of a step first. */
+  execute(effects: Effect[]): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case "persist":
+          this.ports.storage.save(effect);
+          break;
+        case "send":
+          this.ports.transport.send(effect.message, this.node.peerAddress(effect.message.to));
+          break;
+        case "broadcast":
+          this.ports.discovery.broadcast(effect.beacon);
+          break;
+        case "applied":
+          this.listener.applied?.(effect.entry, effect.result, effect.requestId);
+          break;
+        case "reply":
+          this.listener.rejected?.(effect.requestId, effect.result);
+          break;
+        case "event":
+          this.listener.event?.(effect.event);
+          break;
+      }
+    }
+  }
+}

@@ -1,0 +1,26 @@
+// The interfaces through which a node touches the world. The real node implements them with
+// sockets, SQLite and the system clock; the simulator with an in-memory network, an in-memory disk
+// and virtual time, so both run the same driver code.
+import type { Beacon, Message, PersistEffect, PersistedState } from "../core/cluster/types.js";
+
+export type { Random } from "../core/random.js";
+
+/** Durable state. `save` returns only once the change is on disk (synchronous by design). */
+export interface Storage {
+  load(): PersistedState | null;
+  save(change: PersistEffect): void;
+}
+
+/** Node-to-node messages (TCP in the real node). Best effort: may drop, never blocks. */
+export interface PeerTransport {
+  send(message: Message, address: string | undefined): void;
+}
+
+/** Beacons (UDP broadcast in the real node). Best effort. */
+export interface Discovery {
+  broadcast(beacon: Beacon): void;
+}
+
+export interface Clock {
+  nowMs(): number;
+}

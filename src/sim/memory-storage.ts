@@ -1,0 +1,50 @@
+// An in-memory Storage for the simulator that models a crash honestly: only what was saved
+// survives; a node restarted from it sees exactly that. It checks the persist contract as it goes.
+import { assert } from "../core/assert.js";
+import type { Identity, PersistEffect, PersistedState } from "../core/cluster/types.js";
+import type { Storage } from "../node/ports.js";
+
+export class MemoryStorage implements Storage {
+  private state: PersistedState | null = null;
+  /** Number of saves, for tests and the benchmark. */
+  saves = 0;
+
+  constructor(private identity: Identity) {}
+
+  load(): PersistedState | null {
+    return this.state === null ? null : structuredClone(this.state);
+  }
+
+  save(change: PersistEffect): void {
+    this.saves++;
+    const state = (this.state ??= {
+      identity: this.identity,
+      clusterId: null,
+      hardState: { term: 0, votedFor: null },
+      snapshot: null,
+      entries: [],
+    });
+    if (change.truncateFrom !== undefined) {
+      const from = change.truncateFrom;
+      state.entries = state.entries.filter((entry) => entry.index < from);
+    }
+    for (const entry of change.entries ?? []) {
+      const last = state.entries.at(-1)?.index ?? state.snapshot?.index ?? 0;
+      assert(entry.index === last + 1, "persisted entries follow the log without gap or overlap");
+      state.entries.push(entry);
+    }
+    if (change.snapshot !== undefined) state.snapshot = change.snapshot;
+    if (change.compactThrough !== undefined) {
+      const through = change.compactThrough;
+      state.entries = state.entries.filter((entry) => entry.index > through);
+    }
+    if (change.clusterId !== undefined) state.clusterId = change.clusterId;
+    if (change.hardState !== undefined) state.hardState = { ...change.hardState };
+  }
+
+  /** Wipes everything, as if the data directory were deleted; the node comes back with a new incarnation. */
+  wipe(identity: Identity): void {
+    this.state = null;
+    this.identity = identity;
+  }
+}

@@ -1,0 +1,183 @@
+// Log replication: the follower's append handler, the leader's commit rule, pipelining, stamps and
+// snapshots, each driven by hand.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  append,
+  auctionProposal,
+  configEntry,
+  elect,
+  member,
+  message,
+  noopEntry,
+  persisted,
+  sentOfType,
+  votersConfig,
+} from "./support.js";
+import type { Effect, LogEntry } from "../../../src/core/cluster/types.js";
+
+const base = configEntry(1, 1, votersConfig([1, 2, 3]));
+
+function appliedIndexes(effects: Effect[]): number[] {
+  return effects.flatMap((effect) => (effect.type === "applied" ? [effect.entry.index] : []));
+}
+
+test("a follower refuses an append past its log and hints at its last index", () => {
+  const node = member({ id: 1 });
+  const effects = node.step({ type: "message", message: message(3, 1, 1, append(5, 1, [], 0)) });
+  const [reply] = sentOfType(effects, "append-reply");
+  assert.deepEqual([reply?.success, reply?.rejectedIndex, reply?.hintIndex], [false, 5, 1]);
+});
+
+test("a follower refuses a mismatched previous term and hints before the conflicting term", () => {
+  const entries = [base, noopEntry(2, 2), noopEntry(3, 2), noopEntry(4, 2)];
+  const node = member({ id: 1, term: 3, entries });
+  const effects = node.step({ type: "message", message: message(3, 1, 3, append(4, 3, [], 0)) });
+  const [reply] = sentOfType(effects, "append-reply");
+  assert.deepEqual([reply?.success, reply?.rejectedIndex, reply?.hintIndex], [false, 4, 1]);
+});
+
+test("Raft §5.3: a conflicting uncommitted suffix is truncated, on disk too, and replaced", () => {
+  const entries = [base, noopEntry(2, 2), noopEntry(3, 2)];
+  const node = member({ id: 1, term: 3, entries });
+  const replacement: LogEntry[] = [noopEntry(2, 3), noopEntry(3, 3), noopEntry(4, 3)];
+  const effects = node.step({ type: "message", message: message(3, 1, 3, append(1, 1, replacement, 1)) });
+  const change = persisted(effects);
+  assert.equal(effects[0]?.type, "persist", "persist before the reply");
+  assert.equal(change?.truncateFrom, 2);
+  assert.deepEqual(
+    change?.entries?.map((entry) => `${entry.index}/${entry.term}`),
+    ["2/3", "3/3", "4/3"],
+  );
+  const [reply] = sentOfType(effects, "append-reply");
+  assert.deepEqual([reply?.success, reply?.matchIndex], [true, 4]);
+  assert.equal(node.status().lastIndex, 4);
+});
+
+test("a follower commits up to min(leader's commit, what it matched) and applies in order", () => {
+  const node = member({ id: 1 });
+  const entries = [noopEntry(2, 1), noopEntry(3, 1)];
+  const first = node.step({ type: "message", message: message(3, 1, 1, append(1, 1, entries, 9)) });
+  assert.deepEqual(appliedIndexes(first), [1, 2, 3]);
+  assert.equal(node.status().commitIndex, 3);
+  const heartbeat = node.step({ type: "message", message: message(3, 1, 1, append(3, 1, [], 9)) });
+  assert.deepEqual(appliedIndexes(heartbeat), []);
+});
+
+test("a repeated or reordered append changes nothing", () => {
+  const node = member({ id: 1 });
+  const entries = [noopEntry(2, 1), noopEntry(3, 1)];
+  node.step({ type: "message", message: message(3, 1, 1, append(1, 1, entries, 1)) });
+  const again = node.step({
+    type: "message",
+    message: message(3, 1, 1, append(1, 1, entries.slice(0, 1), 1)),
+  });
+  assert.equal(persisted(again)?.entries, undefined);
+  assert.equal(node.status().lastIndex, 3, "an older, shorter append does not truncate");
+});
+
+test("Raft §5.4.2: a leader commits an old-term entry only through an entry of its own term", () => {
+  const entries = [base, noopEntry(2, 1)];
+  const leader = member({ id: 3, entries, config: { electionJitterMs: 0 } });
+  elect(leader, [1]);
+  const term = leader.status().term;
+  assert.equal(leader.entryAt(3)?.term, term, "the new leader appends a no-op of its term");
+  const ackOld = leader.step({ type: "message", message: message(1, 3, term, appendReply(true, 2)) });
+  assert.equal(leader.status().commitIndex, 0, "index 2 (term 1) is on a majority but not committed alone");
+  assert.deepEqual(appliedIndexes(ackOld), []);
+  const ackNew = leader.step({ type: "message", message: message(1, 3, term, appendReply(true, 3)) });
+  assert.equal(leader.status().commitIndex, 3);
+  assert.deepEqual(appliedIndexes(ackNew), [1, 2, 3]);
+});
+
+test("the no-quorum-commit mutant commits before a majority has the entry", () => {
+  const leader = member({ id: 3, config: { electionJitterMs: 0 }, mutant: "no-quorum-commit" });
+  elect(leader, [1]);
+  leader.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
+  assert.equal(leader.status().commitIndex, leader.status().lastIndex);
+});
+
+test("a leader pipelines appends to a follower up to the in-flight limit, stamped with its clock", () => {
+  const leader = member({
+    id: 3,
+    config: { electionJitterMs: 0, appendEntriesMax: 1, inflightAppendsMax: 3 },
+  });
+  const nowMs = elect(leader, [1]);
+  const term = leader.status().term;
+  leader.step({ type: "message", message: message(1, 3, term, appendReply(true, 2)) });
+  const proposals = ["a1", "a2", "a3", "a4", "a5"].map((id) => auctionProposal(`r-${id}`, id));
+  const effects = leader.step({ type: "propose", proposals });
+  const toOne = sentOfType(effects, "append").filter((item) => item.to === 1);
+  assert.equal(toOne.length, 3, "three appends of one entry each in flight");
+  assert.deepEqual(
+    toOne.map((item) => item.prevIndex),
+    [2, 3, 4],
+  );
+  const stamps = persisted(effects)?.entries?.map((entry) => entry.timestampMs);
+  assert.ok(
+    stamps?.every((stamp) => stamp === nowMs),
+    "one stamp, the leader's clock",
+  );
+});
+
+test("a leader answers a proposal only once its entry committed, with the state machine's outcome", () => {
+  const leader = member({ id: 3, config: { electionJitterMs: 0 } });
+  elect(leader, [1]);
+  const term = leader.status().term;
+  const proposed = leader.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
+  assert.equal(
+    proposed.some((effect) => effect.type === "applied"),
+    false,
+  );
+  const index = leader.status().lastIndex;
+  const acked = leader.step({ type: "message", message: message(1, 3, term, appendReply(true, index)) });
+  const applied = acked.find((effect) => effect.type === "applied" && effect.requestId === "r1");
+  assert.ok(applied?.type === "applied" && applied.result.kind === "auction" && applied.result.outcome.ok);
+});
+
+test("a follower refuses proposals and names the leader it knows", () => {
+  const node = member({ id: 1 });
+  node.step({ type: "message", message: message(3, 1, 1, append(1, 1, [], 1)) });
+  const effects = node.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
+  assert.deepEqual(effects, [
+    { type: "reply", requestId: "r1", result: { ok: false, reason: "not-leader", leaderId: 3 } },
+  ]);
+});
+
+test("a leader refuses a malformed proposal without appending it", () => {
+  const leader = member({ id: 3, config: { electionJitterMs: 0 } });
+  elect(leader, [1]);
+  const last = leader.status().lastIndex;
+  const bad = auctionProposal("r1", "a1");
+  (bad.command.command as { title: string }).title = "";
+  const effects = leader.step({ type: "propose", proposals: [bad] });
+  const reply = effects.find((effect) => effect.type === "reply");
+  assert.ok(reply?.type === "reply" && reply.result.reason === "invalid-proposal");
+  assert.equal(leader.status().lastIndex, last);
+});
+
+test("a leader that steps down tells waiting clients the outcome is unknown", () => {
+  const leader = member({ id: 3, config: { electionJitterMs: 0 } });
+  elect(leader, [1]);
+  leader.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
+  const term = leader.status().term;
+  const effects = leader.step({ type: "message", message: message(1, 3, term + 1, append(1, 1, [], 1)) });
+  const reply = effects.find((effect) => effect.type === "reply");
+  assert.deepEqual(reply, {
+    type: "reply",
+    requestId: "r1",
+    result: { ok: false, reason: "outcome-unknown", leaderId: 1 },
+  });
+});
+
+function appendReply(success: boolean, matchIndex: number) {
+  return {
+    type: "append-reply" as const,
+    success,
+    matchIndex,
+    rejectedIndex: 0,
+    hintIndex: 0,
+    echoTimeMs: 0,
+    followerTimeMs: 0,
+  };
+}
