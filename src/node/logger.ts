@@ -1,0 +1,17 @@
+// Structured JSON logs (pino). Adapters take the narrow Logger type so tests can pass a silent or
+// recording logger; the node binds its id and term to every line.
+import { pino } from "pino";
+import type { Logger as PinoLogger } from "pino";
+
+/** What adapters need of a logger: pino's leveled methods, `(context, message)`. */
+export type Logger = Pick<PinoLogger, "debug" | "info" | "warn" | "error" | "child">;
+
+/** A logger that writes JSON lines to stderr at `level`. */
+export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
+  return pino({ level, base: bindings, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+}
+
+/** A logger that drops everything (tests). */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}
