@@ -1,0 +1,393 @@
+// The node's durable state in a data directory: one SQLite database (WAL journal, synchronous=FULL)
+// holding the node's identity, term, vote, cluster id, log and snapshot. It applies each persist
+// effect in one transaction and returns only once it is committed; it never repairs, rewrites or
+// discards data it cannot trust, and stops with a DataDirError instead.
+import { randomInt, randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { assert } from "../core/assert.js";
+import type {
+  ClusterConfig,
+  EntryData,
+  Identity,
+  LogEntry,
+  NodeId,
+  PersistEffect,
+  PersistedState,
+  Snapshot,
+} from "../core/cluster/types.js";
+import type { Storage } from "../node/ports.js";
+import {
+  DataDirCorruptError,
+  DataDirError,
+  DataDirInUseError,
+  DataDirNodeIdMismatchError,
+  DataDirOtherClusterError,
+  DataDirUnreadableError,
+  DataDirUnsupportedError,
+  DataDirWriteError,
+} from "./errors.js";
+import { checkLog, checkSchema, createSchema, isEmpty } from "./schema.js";
+import type { IdentityRow } from "./schema.js";
+
+/** The database file inside a data directory. */
+export const databaseFileName = "gavel.db";
+
+/** Generated node ids are integers in [1, generatedNodeIdMax]: positive, and short enough to read and type. */
+export const generatedNodeIdMax = 2 ** 31 - 1;
+
+export interface DataDirOptions {
+  /** The data directory; created (with its parents) if missing. */
+  dir: string;
+  /** The cluster this node belongs to; a data dir minted for another cluster is refused. */
+  clusterName: string;
+  /** The node id given by the operator; when absent, the stored one, or a generated one on first start. */
+  nodeId?: NodeId;
+  /** Mints a node id when none is given or stored; tests inject a fixed one. Default: random in [1, generatedNodeIdMax]. */
+  generateNodeId?: () => NodeId;
+  /** Called after every committed save with its duration in milliseconds (the SQLite write latency metric). */
+  onSaveMs?: (ms: number) => void;
+}
+
+export interface OpenedDataDir {
+  storage: SqliteStorage;
+  /** Who this node is. `storage.load()` is null until the first save, so the caller takes identity from here. */
+  identity: Identity;
+  /** True when this call minted the identity (a new data dir). */
+  created: boolean;
+}
+
+/** The durability settings in force on the connection, as SQLite reports them. */
+export interface DurabilitySettings {
+  journalMode: string;
+  /** 2 is FULL: every commit is fsynced before it returns. */
+  synchronous: number;
+  lockingMode: string;
+}
+
+/**
+ * Opens (or creates) a data directory and checks it before anything is written: SQLite integrity,
+ * schema version, identity against the options, the shape of the log, then the durability pragmas.
+ * Throws a DataDirError with an actionable message when any check fails; nothing is changed in that
+ * case. The database stays locked to this process until `close()`, so two nodes never share it.
+ */
+export function openDataDir(options: DataDirOptions): OpenedDataDir {
+  assert(options.clusterName.length > 0, "the cluster name is not empty");
+  if (options.nodeId !== undefined) assert(isNodeId(options.nodeId), "node ids are positive safe integers");
+  const file = join(options.dir, databaseFileName);
+  makeDirectory(options.dir);
+  const db = openDatabase(file);
+  try {
+    lock(db);
+    checkIntegrity(db, file);
+    const stored = isEmpty(db) ? null : checkStored(db, file, options);
+    configure(db, file);
+    const identity = stored ?? mintIdentity(db, options);
+    const storage = new SqliteStorage(db, file, identity, options.onSaveMs);
+    return { storage, identity, created: stored === null };
+  } catch (error) {
+    db.close();
+    throw translate(error, file);
+  }
+}
+
+/** Storage over one SQLite connection; obtain it from openDataDir, which checks the data dir first. */
+export class SqliteStorage implements Storage {
+  private readonly statements: Statements;
+  private readonly applyInTransaction: (change: PersistEffect) => void;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly file: string,
+    private readonly identity: Identity,
+    private readonly onSaveMs?: (ms: number) => void,
+  ) {
+    this.statements = prepareStatements(db);
+    const statements = this.statements;
+    this.applyInTransaction = db.transaction((change: PersistEffect) => applyChange(statements, change));
+  }
+
+  /** Everything saved so far, or null when nothing but the identity was ever saved (a fresh node). */
+  load(): PersistedState | null {
+    // One connection holding an exclusive lock: nothing changes between these reads.
+    const hard = this.statements.selectHardState.get();
+    if (hard === undefined) return null;
+    const snapshot = this.statements.selectSnapshot.get();
+    return {
+      identity: { ...this.identity },
+      clusterId: hard.cluster_id,
+      hardState: { term: hard.term, votedFor: hard.voted_for },
+      snapshot: snapshot === undefined ? null : this.toSnapshot(snapshot),
+      entries: this.statements.selectEntries.all().map((row) => this.toEntry(row)),
+    };
+  }
+
+  /**
+   * Applies `change` in one transaction, in the order PersistEffect documents, and returns once it
+   * is committed and fsynced. A broken contract (entries with a gap or overlap) is a bug: it rolls
+   * the whole change back and throws an AssertionError. A failed write throws DataDirWriteError,
+   * which the node must treat as fatal.
+   */
+  save(change: PersistEffect): void {
+    const startMs = performance.now();
+    try {
+      this.applyInTransaction(change);
+    } catch (error) {
+      if (!(error instanceof Database.SqliteError)) throw error;
+      throw new DataDirWriteError(this.file, `${error.code}: ${error.message}`, { cause: error });
+    }
+    this.onSaveMs?.(performance.now() - startMs);
+  }
+
+  /** The durability pragmas in force, for tests and the startup log. */
+  durability(): DurabilitySettings {
+    return readDurability(this.db);
+  }
+
+  /** Closes the database and releases its lock; the storage is unusable afterwards. */
+  close(): void {
+    this.db.close();
+  }
+
+  private toEntry(row: EntryRow): LogEntry {
+    const data = parseJson(row.data, this.file, `log entry ${row.entry_index}`) as EntryData;
+    return { index: row.entry_index, term: row.term, timestampMs: row.timestamp_ms, data };
+  }
+
+  private toSnapshot(row: SnapshotRow): Snapshot {
+    const config = parseJson(row.config, this.file, "the snapshot's configuration") as ClusterConfig;
+    return {
+      index: row.snapshot_index,
+      term: row.term,
+      timestampMs: row.timestamp_ms,
+      config,
+      data: row.data,
+    };
+  }
+}
+
+// ---------------------------------------------------------------- saving
+
+interface HardStateRow {
+  cluster_id: string | null;
+  term: number;
+  voted_for: number | null;
+}
+
+interface EntryRow {
+  entry_index: number;
+  term: number;
+  timestamp_ms: number;
+  data: string;
+}
+
+interface SnapshotRow {
+  snapshot_index: number;
+  term: number;
+  timestamp_ms: number;
+  config: string;
+  data: string;
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    ensureHardState: db.prepare<[]>(
+      "INSERT OR IGNORE INTO hard_state (one, cluster_id, term, voted_for) VALUES (1, NULL, 0, NULL)",
+    ),
+    selectHardState: db.prepare<[], HardStateRow>(
+      "SELECT cluster_id, term, voted_for FROM hard_state WHERE one = 1",
+    ),
+    setHardState: db.prepare<[number, number | null]>(
+      "UPDATE hard_state SET term = ?, voted_for = ? WHERE one = 1",
+    ),
+    setClusterId: db.prepare<[string]>("UPDATE hard_state SET cluster_id = ? WHERE one = 1"),
+    truncateFrom: db.prepare<[number]>("DELETE FROM log_entries WHERE entry_index >= ?"),
+    compactThrough: db.prepare<[number]>("DELETE FROM log_entries WHERE entry_index <= ?"),
+    insertEntry: db.prepare<[EntryRow]>(
+      "INSERT INTO log_entries (entry_index, term, timestamp_ms, data) " +
+        "VALUES (@entry_index, @term, @timestamp_ms, @data)",
+    ),
+    selectEntries: db.prepare<[], EntryRow>(
+      "SELECT entry_index, term, timestamp_ms, data FROM log_entries ORDER BY entry_index",
+    ),
+    lastEntryIndex: db.prepare<[], number | null>("SELECT MAX(entry_index) FROM log_entries").pluck(),
+    snapshotIndex: db.prepare<[], number>("SELECT snapshot_index FROM snapshot WHERE one = 1").pluck(),
+    replaceSnapshot: db.prepare<[SnapshotRow]>(
+      "INSERT OR REPLACE INTO snapshot (one, snapshot_index, term, timestamp_ms, config, data) " +
+        "VALUES (1, @snapshot_index, @term, @timestamp_ms, @config, @data)",
+    ),
+    selectSnapshot: db.prepare<[], SnapshotRow>(
+      "SELECT snapshot_index, term, timestamp_ms, config, data FROM snapshot WHERE one = 1",
+    ),
+  };
+}
+
+/** The body of one save transaction, in PersistEffect's order; the first save creates the hard state row. */
+function applyChange(statements: Statements, change: PersistEffect): void {
+  statements.ensureHardState.run();
+  if (change.truncateFrom !== undefined) statements.truncateFrom.run(change.truncateFrom);
+  appendEntries(statements, change.entries ?? []);
+  if (change.snapshot !== undefined) statements.replaceSnapshot.run(toSnapshotRow(change.snapshot));
+  if (change.compactThrough !== undefined) statements.compactThrough.run(change.compactThrough);
+  if (change.clusterId !== undefined) statements.setClusterId.run(change.clusterId);
+  if (change.hardState !== undefined) {
+    statements.setHardState.run(change.hardState.term, change.hardState.votedFor);
+  }
+}
+
+function appendEntries(statements: Statements, entries: LogEntry[]): void {
+  if (entries.length === 0) return;
+  let last = statements.lastEntryIndex.get() ?? statements.snapshotIndex.get() ?? 0;
+  for (const entry of entries) {
+    // Same contract as MemoryStorage: the log stays contiguous.
+    assert(entry.index === last + 1, "persisted entries follow the log without gap or overlap");
+    statements.insertEntry.run({
+      entry_index: entry.index,
+      term: entry.term,
+      timestamp_ms: entry.timestampMs,
+      data: JSON.stringify(entry.data),
+    });
+    last = entry.index;
+  }
+}
+
+function toSnapshotRow(snapshot: Snapshot): SnapshotRow {
+  return {
+    snapshot_index: snapshot.index,
+    term: snapshot.term,
+    timestamp_ms: snapshot.timestampMs,
+    config: JSON.stringify(snapshot.config),
+    data: snapshot.data,
+  };
+}
+
+function parseJson(text: string, file: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new DataDirCorruptError(file, `${what} does not hold valid JSON`, { cause: error });
+  }
+}
+
+// ---------------------------------------------------------------- opening
+
+function isNodeId(value: number): boolean {
+  return Number.isSafeInteger(value) && value > 0;
+}
+
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new DataDirUnreadableError(dir, `cannot create the directory (${errorCode(error)})`, {
+      cause: error,
+    });
+  }
+}
+
+function openDatabase(file: string): Database.Database {
+  try {
+    // No busy timeout: the only other holder of the lock can be another process, which keeps it.
+    return new Database(file, { timeout: 0 });
+  } catch (error) {
+    throw translate(error, file);
+  }
+}
+
+/**
+ * Takes the database for this process until close, before the first read: in exclusive locking
+ * mode the WAL index lives in process memory, and a second process cannot open the database at all.
+ */
+function lock(db: Database.Database): void {
+  db.pragma("locking_mode = EXCLUSIVE");
+  db.exec("BEGIN EXCLUSIVE; COMMIT");
+}
+
+/** Sets and verifies the pragmas durability rests on; the first write to a new file happens here. */
+function configure(db: Database.Database, file: string): void {
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  const settings = readDurability(db);
+  if (settings.lockingMode !== "exclusive") {
+    throw new DataDirUnsupportedError(file, "locking_mode", "exclusive", settings.lockingMode);
+  }
+  if (settings.journalMode !== "wal") {
+    throw new DataDirUnsupportedError(file, "journal_mode", "wal", settings.journalMode);
+  }
+  if (settings.synchronous !== 2) {
+    throw new DataDirUnsupportedError(file, "synchronous", "2 (FULL)", settings.synchronous);
+  }
+}
+
+function readDurability(db: Database.Database): DurabilitySettings {
+  return {
+    journalMode: db.pragma("journal_mode", { simple: true }) as string,
+    synchronous: db.pragma("synchronous", { simple: true }) as number,
+    lockingMode: db.pragma("locking_mode", { simple: true }) as string,
+  };
+}
+
+function checkIntegrity(db: Database.Database, file: string): void {
+  const problems = (db.pragma("integrity_check") as { integrity_check: string }[]).map(
+    (row) => row.integrity_check,
+  );
+  if (problems.length === 1 && problems[0] === "ok") return;
+  throw new DataDirCorruptError(file, `SQLite's integrity check failed: ${problems.slice(0, 3).join("; ")}`);
+}
+
+/** Checks an existing database (schema, identity against the options, log) and returns its identity. */
+function checkStored(db: Database.Database, file: string, options: DataDirOptions): Identity {
+  const row = checkSchema(db, file);
+  if (row.cluster_name !== options.clusterName) {
+    throw new DataDirOtherClusterError(options.dir, row.cluster_name, options.clusterName);
+  }
+  if (options.nodeId !== undefined && options.nodeId !== row.node_id) {
+    throw new DataDirNodeIdMismatchError(options.dir, row.node_id, options.nodeId);
+  }
+  checkLog(db, file);
+  return { nodeId: row.node_id, incarnation: row.incarnation };
+}
+
+/** Creates the schema with a new identity in one transaction: the given node id or a generated one, and a new incarnation. */
+function mintIdentity(db: Database.Database, options: DataDirOptions): Identity {
+  const row: IdentityRow = {
+    cluster_name: options.clusterName,
+    node_id: options.nodeId ?? generateNodeId(options),
+    incarnation: randomUUID(),
+  };
+  db.transaction(() => createSchema(db, row))();
+  return { nodeId: row.node_id, incarnation: row.incarnation };
+}
+
+function generateNodeId(options: DataDirOptions): NodeId {
+  const nodeId = options.generateNodeId?.() ?? randomInt(1, generatedNodeIdMax + 1);
+  assert(isNodeId(nodeId), "generated node ids are positive safe integers");
+  return nodeId;
+}
+
+/** Turns SQLite's errors about the file into DataDirErrors; anything else passes through unchanged. */
+function translate(error: unknown, file: string): unknown {
+  if (error instanceof DataDirError || !(error instanceof Database.SqliteError)) return error;
+  const code = error.code;
+  if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
+    return new DataDirCorruptError(file, `SQLite cannot read it (${code}: ${error.message})`, {
+      cause: error,
+    });
+  }
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new DataDirInUseError(file, { cause: error });
+  }
+  const environment = ["SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_PERM", "SQLITE_FULL"];
+  if (environment.some((prefix) => code.startsWith(prefix))) {
+    return new DataDirUnreadableError(file, `${code}: ${error.message}`, { cause: error });
+  }
+  return error;
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof Error && "code" in error && typeof error.code === "string") return error.code;
+  return String(error);
+}
