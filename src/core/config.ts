@@ -48,8 +48,20 @@ export interface Config {
   snapshotChunkChars: number;
   /** Most members (voters and learners) in a cluster. Default 64. */
   membersMax: number;
-  /** Most client proposals waiting for their entries to commit at a leader; more get `overloaded`. Default 20000. */
+  /** Most client proposals waiting for their entries to commit at a leader; more are refused as unavailable. Default 20000. */
   pendingProposalsMax: number;
+  /** How long a node waits for the answer to a client request before saying its outcome is unknown, in ms. Default 5000. */
+  requestTimeoutMs: number;
+  /** Most client requests waiting at one node (its own clients and forwarded ones); more are refused. Default 20000. */
+  pendingRequestsMax: number;
+  /** A worker unheard for this long loses its auctions to other workers, in ms. Default 3000. */
+  reassignAfterMs: number;
+  /** Most commands an owner proposes for one auction in one batch. Default 256. */
+  ownerBatchMax: number;
+  /** An owner re-proposes a batch not applied within this time, in ms. Default 1000. */
+  ownerRetryMs: number;
+  /** How often an owner looks for auctions past their closing time, in ms. Default 100. */
+  closeCheckIntervalMs: number;
 }
 
 export function defaultConfig(): Config {
@@ -74,6 +86,12 @@ export function defaultConfig(): Config {
     snapshotChunkChars: 1 << 20,
     membersMax: 64,
     pendingProposalsMax: 20_000,
+    requestTimeoutMs: 5000,
+    pendingRequestsMax: 20_000,
+    reassignAfterMs: 3000,
+    ownerBatchMax: 256,
+    ownerRetryMs: 1000,
+    closeCheckIntervalMs: 100,
   };
 }
 
@@ -95,6 +113,12 @@ export function configProblems(config: Config): string[] {
     "membersMax",
     "pendingProposalsMax",
     "expect",
+    "requestTimeoutMs",
+    "pendingRequestsMax",
+    "reassignAfterMs",
+    "ownerBatchMax",
+    "ownerRetryMs",
+    "closeCheckIntervalMs",
   ];
   for (const key of positive) {
     const value = config[key];

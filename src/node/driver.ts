@@ -5,23 +5,23 @@ import { ClusterNode } from "../core/cluster/node.js";
 import type { NodeOptions } from "../core/cluster/node.js";
 import type {
   Beacon,
+  ClientRequest,
+  ClientResult,
   Effect,
   Input,
+  LogEntry,
   Message,
   NodeEvent,
-  Proposal,
-  ProposalRejection,
 } from "../core/cluster/types.js";
-import type { LogEntry } from "../core/cluster/types.js";
 import type { ApplyResult } from "../core/cluster/state.js";
 import type { Clock, Discovery, PeerTransport, Storage } from "./ports.js";
 
 /** Where the driver reports what happened; every hook is optional. */
 export interface DriverListener {
-  /** An entry was committed and applied; `requestId` is set where it was proposed. */
-  applied?(entry: LogEntry, result: ApplyResult, requestId: string | null): void;
-  /** A proposal was refused without entering the log, or its outcome became unknown. */
-  rejected?(requestId: string, result: ProposalRejection): void;
+  /** An entry was committed and applied on this node. */
+  applied?(entry: LogEntry, result: ApplyResult): void;
+  /** The answer to a client request made on this node. */
+  responded?(requestId: string, result: ClientResult): void;
   event?(event: NodeEvent): void;
 }
 
@@ -55,8 +55,9 @@ export class NodeDriver {
     this.run({ type: "beacon", beacon });
   }
 
-  propose(proposals: Proposal[]): void {
-    this.run({ type: "propose", proposals });
+  /** A client request; its answer arrives through the listener's `responded`. */
+  request(requestId: string, request: ClientRequest): void {
+    this.run({ type: "request", requestId, request });
   }
 
   private run(input: Input): void {
@@ -77,10 +78,10 @@ export class NodeDriver {
           this.ports.discovery.broadcast(effect.beacon);
           break;
         case "applied":
-          this.listener.applied?.(effect.entry, effect.result, effect.requestId);
+          this.listener.applied?.(effect.entry, effect.result);
           break;
-        case "reply":
-          this.listener.rejected?.(effect.requestId, effect.result);
+        case "response":
+          this.listener.responded?.(effect.requestId, effect.result);
           break;
         case "event":
           this.listener.event?.(effect.event);

@@ -3,7 +3,8 @@
 // of the auction rules breaks. They know nothing of how the core works inside.
 import type { ApplyResult } from "../core/cluster/state.js";
 import type { LogEntry, LogIndex, NodeEvent, NodeId, Term } from "../core/cluster/types.js";
-import type { AuctionEvent } from "../core/auction/types.js";
+import type { AcceptedBid, AuctionEvent } from "../core/auction/types.js";
+import { bidKey } from "../core/auction/engine.js";
 import type { SimCluster } from "./cluster.js";
 
 interface AuctionTrack {
@@ -22,9 +23,9 @@ export class Checker {
   private readonly stateAt = new Map<LogIndex, string>();
   private readonly lastChecked = new Map<NodeId, LogIndex>();
   private readonly auctions = new Map<string, AuctionTrack>();
-  /** Entries that a client was told had committed. */
-  readonly reported = new Map<LogIndex, string>();
   committedMax: LogIndex = 0;
+  /** Who owns each auction under which epoch, in the order the log assigns them. */
+  private readonly owners = new Map<string, { owner: NodeId; epoch: number }>();
 
   constructor(private readonly cluster: SimCluster) {}
 
@@ -47,17 +48,35 @@ export class Checker {
     }
   }
 
-  applied(nodeId: NodeId, entry: LogEntry, result: ApplyResult, requestId: string | null): void {
+  applied(nodeId: NodeId, entry: LogEntry, result: ApplyResult): void {
     const json = JSON.stringify(entry);
     const first = this.appliedAt.get(entry.index);
     if (first === undefined) {
       this.appliedAt.set(entry.index, json);
       this.committedMax = Math.max(this.committedMax, entry.index);
+      this.checkFencing(entry, result);
       this.checkAuctionRules(entry, result);
     } else if (first !== json) {
       this.fail(`n${nodeId} applied a different entry at index ${entry.index}: ${json} vs ${first}`);
     }
-    if (requestId !== null) this.reported.set(entry.index, json);
+  }
+
+  /** No command takes effect under an owner and epoch that the log no longer assigns. */
+  private checkFencing(entry: LogEntry, result: ApplyResult): void {
+    const data = entry.data;
+    if (data.kind === "create" && result.kind === "auction" && result.outcome.ok) {
+      this.owners.set(data.command.auctionId, { owner: data.owner, epoch: 1 });
+    } else if (data.kind === "assign" && result.kind === "assign" && result.applied) {
+      this.owners.set(data.auctionId, { owner: data.owner, epoch: data.epoch });
+    } else if (data.kind === "auction" && result.kind === "auction") {
+      const current = this.owners.get(data.command.auctionId);
+      if (current !== undefined && (current.owner !== data.owner || current.epoch !== data.epoch)) {
+        this.fail(
+          `${data.command.type} on ${data.command.auctionId} committed under a stale assignment ` +
+            `(n${data.owner} epoch ${data.epoch}; current n${current.owner} epoch ${current.epoch})`,
+        );
+      }
+    }
   }
 
   /** Leader completeness: a new leader holds every entry committed so far. */
@@ -132,7 +151,7 @@ export class Checker {
       const applied = node.applied.appliedIndex;
       if (this.lastChecked.get(simNode.id) === applied) continue;
       this.lastChecked.set(simNode.id, applied);
-      if (applied % 8 !== 0 && !fullCheck) continue;
+      if (applied % 64 !== 0 && !fullCheck) continue;
       const fingerprint = fingerprintOf(node.applied.serialize());
       const seen = this.stateAt.get(applied);
       if (seen === undefined) this.stateAt.set(applied, fingerprint);
@@ -164,10 +183,17 @@ export class Checker {
     }
   }
 
-  /** No entry reported committed was lost: every running member applied it, identically. */
-  checkReported(): void {
-    for (const [index, json] of this.reported) {
-      if (this.appliedAt.get(index) !== json) this.fail(`entry ${index} reported committed was lost`);
+  /** No acknowledged bid was lost: every running node's state holds every bid a client was told was accepted. */
+  checkAcknowledged(bids: Iterable<AcceptedBid>): void {
+    for (const simNode of this.cluster.running()) {
+      const book = simNode.driver!.node.applied.book;
+      for (const bid of bids) {
+        const held = book.get(bid.auctionId)?.accepted.get(bidKey(bid.bidder, bid.bidId));
+        if (held === undefined || held.amount !== bid.amount || held.max !== bid.max) {
+          this.fail(`acknowledged bid ${bid.bidId} on ${bid.auctionId} is missing on n${simNode.id}`);
+          return;
+        }
+      }
     }
   }
 }

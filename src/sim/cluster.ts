@@ -6,13 +6,13 @@ import type { Config } from "../core/config.js";
 import type { ApplyResult } from "../core/cluster/state.js";
 import type {
   Beacon,
+  ClientRequest,
+  ClientResult,
   LogEntry,
   Message,
   Mutant,
   NodeEvent,
   NodeId,
-  Proposal,
-  ProposalRejection,
 } from "../core/cluster/types.js";
 import { SeededRandom } from "../core/random.js";
 import { NodeDriver } from "../node/driver.js";
@@ -32,8 +32,8 @@ export const calmNetwork: NetworkOptions = { delayMinMs: 1, delayMaxMs: 5, lossR
 
 /** What the simulator tells its observers (checkers, workload, tests). */
 export interface SimObserver {
-  applied?(nodeId: NodeId, entry: LogEntry, result: ApplyResult, requestId: string | null): void;
-  rejected?(nodeId: NodeId, requestId: string, result: ProposalRejection): void;
+  applied?(nodeId: NodeId, entry: LogEntry, result: ApplyResult): void;
+  responded?(nodeId: NodeId, requestId: string, result: ClientResult): void;
   event?(nodeId: NodeId, event: NodeEvent): void;
   note?(line: string): void;
 }
@@ -151,13 +151,13 @@ export class SimCluster {
         clock: { nowMs: () => this.nowMs + node.skewMs },
       },
       {
-        applied: (entry, result, requestId) => {
+        applied: (entry, result) => {
           if (node.dying) return;
-          for (const observer of this.observers) observer.applied?.(id, entry, result, requestId);
+          for (const observer of this.observers) observer.applied?.(id, entry, result);
         },
-        rejected: (requestId, result) => {
+        responded: (requestId, result) => {
           if (node.dying) return;
-          for (const observer of this.observers) observer.rejected?.(id, requestId, result);
+          for (const observer of this.observers) observer.responded?.(id, requestId, result);
         },
         event: (event) => {
           if (node.dying) return;
@@ -272,9 +272,9 @@ export class SimCluster {
     this.queue.push(Math.max(atMs, this.nowMs), { kind: "call", run });
   }
 
-  /** Proposes at node `id` now; replies reach the observers. */
-  propose(id: NodeId, proposals: Proposal[]): void {
-    this.withNode(id, (driver) => driver.propose(proposals));
+  /** A client request at node `id` now; the answer reaches the observers' `responded`. */
+  request(id: NodeId, requestId: string, request: ClientRequest): void {
+    this.withNode(id, (driver) => driver.request(requestId, request));
   }
 
   /** Arms a crash of `id` to strike during its next step, right after that step's persist (null disarms). */

@@ -161,11 +161,13 @@ function checkLiveness(
     if (electedMs === null && cluster.agreedLeader() !== null) electedMs = cluster.nowMs - healedMs;
   };
   const runUntil = (done: () => boolean, untilMs: number): boolean => {
-    while (!done() && checker.violations.length === 0) {
+    // Checking convergence is costly: look every 64 events.
+    while (checker.violations.length === 0) {
+      if (cluster.steps % 64 === 0 && done()) return true;
       if (cluster.nowMs > untilMs) return false;
       step();
     }
-    return done();
+    return false;
   };
   const deadline = healedMs + livenessWindowMs;
   runUntil(() => cluster.nowMs >= healedMs + 15_000, deadline);
@@ -187,7 +189,7 @@ function checkLiveness(
     return electedMs;
   }
   checker.afterStep(true);
-  checker.checkReported();
+  checker.checkAcknowledged(workload.acknowledgedBids());
   return electedMs;
 }
 

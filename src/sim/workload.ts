@@ -1,32 +1,32 @@
 // Simulated clients: they create auctions, bid (plain and proxy bids, repeats of accepted bids),
-// cancel and close, against whichever node they believe leads, and retry with the same command
-// (so the same idempotency key) until they learn a definite outcome.
-import type { ApplyResult } from "../core/cluster/state.js";
-import type { LogEntry, NodeId, ProposalCommand, ProposalRejection } from "../core/cluster/types.js";
+// cancel and close, each time at a random running node (which routes the request to the leader or
+// the auction's owner), and retry with the same command, so the same idempotency key, until they
+// get a definite answer. They remember every bid they were told was accepted.
+import type { AcceptedBid } from "../core/auction/types.js";
+import type { ClientRequest, ClientResult, NodeId } from "../core/cluster/types.js";
 import type { SeededRandom } from "../core/random.js";
 import type { SimCluster } from "./cluster.js";
 
 interface Operation {
   id: string;
-  command: ProposalCommand;
+  request: ClientRequest;
   createdMs: number;
   attempts: number;
   done: boolean;
-  /** When the current attempt gives up waiting. */
-  deadlineMs: number;
 }
 
-const attemptTimeoutMs = 1500;
+/** Longer than a node's own request timeout: only a node that died leaves a client waiting this long. */
+const attemptTimeoutMs = 7000;
 
 export class Workload {
   private readonly operations = new Map<string, Operation>();
-  private readonly byRequest = new Map<string, Operation>();
   private nextId = 0;
   private auctionCount = 0;
-  private knownLeader: NodeId | null = null;
-  private readonly accepted: ProposalCommand[] = [];
+  private readonly acceptedBids = new Map<string, AcceptedBid>();
+  private readonly acceptedRequests: ClientRequest[] = [];
   running = false;
-  completed = 0;
+  answered = 0;
+  outcomeUnknown = 0;
 
   constructor(
     private readonly cluster: SimCluster,
@@ -39,7 +39,7 @@ export class Workload {
     const next = () => {
       if (!this.running) return;
       this.issue();
-      this.cluster.at(this.cluster.nowMs + 1 + this.random.next() * 2 * gapMs, next);
+      this.cluster.at(this.cluster.nowMs + 1 + this.random.int(2 * gapMs), next);
     };
     this.cluster.at(this.cluster.nowMs + gapMs, next);
   }
@@ -55,103 +55,97 @@ export class Workload {
     );
   }
 
+  /** Every bid a client was told was accepted. */
+  acknowledgedBids(): Iterable<AcceptedBid> {
+    return this.acceptedBids.values();
+  }
+
   private issue(): void {
-    const command = this.pickCommand();
-    if (command === null) return;
+    const request = this.pickRequest();
+    if (request === null) return;
     const operation: Operation = {
       id: `op${this.nextId++}`,
-      command,
+      request,
       createdMs: this.cluster.nowMs,
       attempts: 0,
       done: false,
-      deadlineMs: 0,
     };
     this.operations.set(operation.id, operation);
-    this.attempt(operation, this.target());
+    this.attempt(operation);
   }
 
-  private target(): NodeId | null {
-    const running = this.cluster.running();
-    if (this.knownLeader !== null && this.cluster.nodes.get(this.knownLeader)?.running)
-      return this.knownLeader;
-    if (running.length === 0) return null;
-    return running[this.random.int(running.length)]!.id;
-  }
-
-  private attempt(operation: Operation, target: NodeId | null): void {
+  private attempt(operation: Operation): void {
     if (operation.done) return;
     operation.attempts += 1;
-    const requestId = `${operation.id}#${operation.attempts}`;
-    this.byRequest.set(requestId, operation);
-    operation.deadlineMs = this.cluster.nowMs + attemptTimeoutMs;
     const attemptNumber = operation.attempts;
-    if (target !== null) this.cluster.propose(target, [{ requestId, command: operation.command }]);
-    // No answer in time (the node died, or the reply was lost with it): try elsewhere.
-    this.cluster.at(operation.deadlineMs, () => {
-      if (!operation.done && operation.attempts === attemptNumber) {
-        this.knownLeader = null;
-        this.attempt(operation, this.target());
-      }
+    const running = this.cluster.running();
+    if (running.length > 0) {
+      const target = running[this.random.int(running.length)]!.id;
+      this.cluster.request(target, `${operation.id}#${attemptNumber}`, operation.request);
+    }
+    // The node may die with the request: try again elsewhere.
+    this.cluster.at(this.cluster.nowMs + attemptTimeoutMs, () => {
+      if (operation.attempts === attemptNumber) this.attempt(operation);
     });
   }
 
-  applied(_nodeId: NodeId, _entry: LogEntry, result: ApplyResult, requestId: string | null): void {
-    const operation = requestId === null ? undefined : this.byRequest.get(requestId);
-    if (operation === undefined || operation.done) return;
+  responded(_nodeId: NodeId, requestId: string, result: ClientResult): void {
+    const [operationId, attempt] = requestId.split("#");
+    const operation = this.operations.get(operationId!);
+    if (operation === undefined || operation.done || Number(attempt) !== operation.attempts) return;
+    if (!result.ok && result.reason !== "invalid") {
+      if (result.reason === "outcome-unknown") this.outcomeUnknown += 1;
+      const attemptNumber = operation.attempts;
+      this.cluster.at(this.cluster.nowMs + 20 + this.random.int(100), () => {
+        if (operation.attempts === attemptNumber) this.attempt(operation);
+      });
+      return;
+    }
     operation.done = true;
-    this.completed += 1;
-    if (result.kind === "auction" && result.outcome.ok && operation.command.kind === "auction") {
-      if (operation.command.command.type === "place-bid" && !result.outcome.duplicate)
-        this.accepted.push(operation.command);
-    }
+    this.answered += 1;
+    this.remember(operation.request, result);
   }
 
-  rejected(nodeId: NodeId, requestId: string, result: ProposalRejection): void {
-    const operation = this.byRequest.get(requestId);
-    if (operation === undefined || operation.done) return;
-    if (`${operation.id}#${operation.attempts}` !== requestId) return;
-    switch (result.reason) {
-      case "invalid-proposal":
-        operation.done = true;
-        this.completed += 1;
-        return;
-      case "not-leader":
-        this.knownLeader = result.leaderId !== nodeId ? result.leaderId : null;
-        return this.retryAfter(operation, result.leaderId === null ? 50 : 5);
-      case "outcome-unknown":
-        this.knownLeader = result.leaderId;
-        return this.retryAfter(operation, 20);
-      case "overloaded":
-        return this.retryAfter(operation, 100);
+  private remember(request: ClientRequest, result: ClientResult): void {
+    if (!result.ok || result.kind === "read") return;
+    const outcome =
+      result.kind === "decided"
+        ? result.outcome
+        : result.result.kind === "auction"
+          ? result.result.outcome
+          : null;
+    if (outcome === null || !outcome.ok) return;
+    if (outcome.bid !== undefined) {
+      this.acceptedBids.set(
+        `${outcome.bid.auctionId}/${outcome.bid.bidder}/${outcome.bid.bidId}`,
+        outcome.bid,
+      );
+      if (outcome.duplicate !== true) this.acceptedRequests.push(request);
     }
-  }
-
-  private retryAfter(operation: Operation, delayMs: number): void {
-    const attemptNumber = operation.attempts;
-    this.cluster.at(this.cluster.nowMs + delayMs, () => {
-      if (operation.attempts === attemptNumber) this.attempt(operation, this.target());
-    });
   }
 
   // ------------------------------------------------------------- what to send
 
-  private pickCommand(): ProposalCommand | null {
+  private pickRequest(): ClientRequest | null {
     const roll = this.random.next();
     const state = this.cluster.running()[0]?.driver?.node.applied;
     const auctions = state === undefined ? [] : [...state.book.auctions.values()];
     const open = auctions.filter((auction) => auction.phase === "active");
-    if (roll < 0.12 || open.length === 0) return this.createCommand();
+    if (roll < 0.12 || open.length === 0) return this.createRequest();
     const auction = open[this.random.int(open.length)]!;
-    if (roll < 0.2 && this.cluster.nowMs >= auction.closesAt - 200) {
+    if (roll < 0.16 && this.cluster.nowMs >= auction.closesAt - 200) {
       return { kind: "auction", command: { type: "close-auction", auctionId: auction.id } };
     }
-    if (roll < 0.22) {
+    if (roll < 0.18) {
       return {
         kind: "auction",
         command: { type: "cancel-auction", auctionId: auction.id, by: auction.seller },
       };
     }
-    if (roll < 0.27 && this.accepted.length > 0) return this.accepted[this.random.int(this.accepted.length)]!;
+    if (roll < 0.2) return { kind: "read" };
+    if (roll < 0.25 && this.acceptedRequests.length > 0) {
+      return this.acceptedRequests[this.random.int(this.acceptedRequests.length)]!;
+    }
     const base = auction.price ?? auction.startingPrice;
     const amount = base + 10 * this.random.int(4);
     const proxy = this.random.next() < 0.3;
@@ -164,12 +158,12 @@ export class Workload {
     };
   }
 
-  private createCommand(): ProposalCommand {
+  private createRequest(): ClientRequest {
     const id = `a${this.auctionCount++}`;
     const now = this.cluster.nowMs;
     const roll = this.random.next();
     return {
-      kind: "auction",
+      kind: "create",
       command: {
         type: "create-auction",
         auctionId: id,

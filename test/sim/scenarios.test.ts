@@ -46,29 +46,24 @@ function settledUnder(sim: SimCluster, leader: NodeId): () => boolean {
 
 let requestCounter = 0;
 function createAuction(sim: SimCluster, at: NodeId, auctionId: string): void {
-  sim.propose(at, [
-    {
-      requestId: `req-${requestCounter++}`,
-      command: {
-        kind: "auction",
-        command: {
-          type: "create-auction",
-          auctionId,
-          seller: "sam",
-          title: auctionId,
-          description: "",
-          currency: "EUR",
-          startingPrice: 100,
-          reservePrice: null,
-          buyNowPrice: null,
-          increment: { type: "fixed", amount: 10 },
-          opensAt: 0,
-          closesAt: 10_000_000,
-          softClose: null,
-        },
-      },
+  sim.request(at, `req-${requestCounter++}`, {
+    kind: "create",
+    command: {
+      type: "create-auction",
+      auctionId,
+      seller: "sam",
+      title: auctionId,
+      description: "",
+      currency: "EUR",
+      startingPrice: 100,
+      reservePrice: null,
+      buyNowPrice: null,
+      increment: { type: "fixed", amount: 10 },
+      opensAt: 0,
+      closesAt: 10_000_000,
+      softClose: null,
     },
-  ]);
+  });
 }
 
 function hasAuction(sim: SimCluster, id: NodeId, auctionId: string): boolean {
@@ -290,10 +285,12 @@ test("an operator removes a member through the leader", () => {
   sim.retire(2);
   const replies: string[] = [];
   sim.observe({
-    applied: (_id, _entry, result, requestId) => requestId === "remove-2" && replies.push(result.kind),
+    responded: (_id, requestId, result) =>
+      requestId === "remove-2" && replies.push(result.ok ? result.kind : result.reason),
   });
-  sim.propose(4, [{ requestId: "remove-2", command: { kind: "remove-member", id: 2 } }]);
+  sim.request(1, "remove-2", { kind: "remove-member", id: 2 });
   assert.ok(sim.runUntil(() => replies.length > 0, 3000));
+  assert.deepEqual(replies, ["applied"], "asked at a follower, answered once applied");
   assert.deepEqual(
     status(sim, 4).members.map((item) => item.id),
     [1, 3, 4],

@@ -4,7 +4,6 @@
 // proposal) and returns effects (persist, send, broadcast, applied, reply) that the driver must
 // carry out in order; persisting comes first. No sockets, timers, clock or randomness inside.
 import { assert, unreachable } from "../assert.js";
-import { auctionCommandSchema } from "../auction/schemas.js";
 import type { EngineLimits } from "../auction/types.js";
 import type { Config } from "../config.js";
 import type { Random } from "../random.js";
@@ -14,6 +13,9 @@ import { acknowledge, newProgress } from "./progress.js";
 import type { Progress } from "./progress.js";
 import { hasMajority, majority, majorityMatch, median, votersOf } from "./quorum.js";
 import { ClusterState } from "./state.js";
+import type { StateOptions } from "./state.js";
+import { Roles } from "./roles.js";
+import type { RaftView } from "./roles.js";
 import type {
   Beacon,
   ClusterConfig,
@@ -34,8 +36,8 @@ import type {
   NodeId,
   PersistEffect,
   PersistedState,
-  Proposal,
-  ProposalRejection,
+  ClientRequest,
+  ClientResult,
   Snapshot,
   Term,
 } from "./types.js";
@@ -117,6 +119,8 @@ export class ClusterNode {
   private hard: HardState;
   private log: RaftLog;
   private state: ClusterState;
+  private readonly stateOptions: StateOptions;
+  private readonly roles: Roles;
   private snapshot: Snapshot | null;
   // Invariant: commitIndex <= log.lastIndex() and appliedIndex <= commitIndex.
   private commitIndex: LogIndex;
@@ -133,17 +137,21 @@ export class ClusterNode {
 
   // Leader only.
   private progress = new Map<NodeId, Progress>();
-  private pendingByIndex = new Map<LogIndex, string>();
+  /** Read-index rounds: confirmed once a majority echoes a round at least this high. */
+  private readSeq = 0;
+  private pendingReads: { seq: number; index: LogIndex; ready: (index: LogIndex | null) => void }[] = [];
+  private readRoundDue = false;
   private leaderSinceMs = 0;
   private termStartIndex: LogIndex = 0;
   private lastHeartbeatMs = -Infinity;
   private lastQuorumCheckMs = 0;
   private transfer: { target: NodeId; startedMs: number } | null = null;
   private memberLastHeardMs = new Map<NodeId, number>();
-  private removalRequests = new Map<NodeId, string>();
 
   // Clock: this node's deviation from the majority, as the leader measured it.
   private clockDeviationMs: number | null = null;
+  /** When the deviation was measured: an old measurement says nothing about the clock now. */
+  private clockDeviationAtMs = -Infinity;
   /** Leader only: each voter's deviation from the voters' median clock, refreshed every heartbeat. */
   private deviations = new Map<NodeId, number>();
 
@@ -188,9 +196,10 @@ export class ClusterNode {
     this.hard = persisted?.hardState ?? { term: 0, votedFor: null };
     const snapshot = persisted?.snapshot ?? null;
     this.snapshot = snapshot;
+    this.stateOptions = { limits: options.engineLimits, fencing: this.mutant !== "no-fencing" };
     this.state = snapshot
-      ? ClusterState.restore(snapshot.data, options.engineLimits)
-      : new ClusterState(options.engineLimits);
+      ? ClusterState.restore(snapshot.data, this.stateOptions)
+      : new ClusterState(this.stateOptions);
     const base = snapshot?.index ?? 0;
     const entries = (persisted?.entries ?? []).filter((entry) => entry.index > base);
     this.log = RaftLog.restore(base, snapshot?.term ?? 0, snapshot?.timestampMs ?? 0, entries);
@@ -199,6 +208,27 @@ export class ClusterNode {
     for (const entry of entries) this.noteConfigEntry(entry);
     this.role = this.clusterId === null ? "discovering" : "follower";
     if (this.clusterId !== null) this.resetElectionTimer();
+    this.roles = new Roles(this.raftView(), Math.floor(this.random.next() * 2 ** 32).toString(36));
+  }
+
+  /** What the roles may see and do of this node. */
+  private raftView(): RaftView {
+    return {
+      id: this.id,
+      config: this.config,
+      nowMs: () => this.nowMs,
+      isLeader: () => this.role === "leader",
+      leaderId: () => this.leaderId,
+      state: () => this.state,
+      leaderReady: () => this.role === "leader" && this.commitIndex >= this.termStartIndex,
+      appendAsLeader: (data) => this.appendForRoles(data),
+      proposeRemoval: (id) => this.proposeRemoval(id),
+      lastHeardMs: (id) => (id === this.id ? this.nowMs : (this.progress.get(id)?.lastAckMs ?? -Infinity)),
+      members: () => this.latestConfig().members,
+      readIndex: (ready) => this.readIndex(ready),
+      send: (to, body) => this.send(to, body),
+      respond: (requestId, result) => this.out.push({ type: "response", requestId, result }),
+    };
   }
 
   // ---------------------------------------------------------------- public surface
@@ -216,8 +246,8 @@ export class ClusterNode {
       case "beacon":
         this.onBeacon(input.beacon);
         break;
-      case "propose":
-        this.onPropose(input.proposals);
+      case "request":
+        this.onRequest(input.requestId, input.request);
         break;
       default:
         unreachable(input, "unknown input");
@@ -241,7 +271,7 @@ export class ClusterNode {
       appliedIndex: this.state.appliedIndex,
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.snapshot?.index ?? 0,
-      clockDeviationMs: this.clockDeviationMs,
+      clockDeviationMs: this.currentDeviation(),
       eligible: eligibility === null,
       ineligibleReason: eligibility,
       conflictingClusters: [...this.conflicts].map(([clusterId, nodeId]) => ({ clusterId, nodeId })),
@@ -306,6 +336,8 @@ export class ClusterNode {
   // ---------------------------------------------------------------- output helpers
 
   private flush(): Effect[] {
+    if (this.readRoundDue && this.role === "leader") this.broadcastAppends(true);
+    this.readRoundDue = false;
     this.notifyCommit();
     if (this.persistDirty) {
       const { entries, ...rest } = this.persistNext;
@@ -359,14 +391,17 @@ export class ClusterNode {
       case "joining":
         return this.tickDiscovery();
       case "leader":
-        return this.tickLeader();
+        this.tickLeader();
+        break;
       case "follower":
       case "pre-candidate":
       case "candidate":
-        return this.tickFollower();
+        this.tickFollower();
+        break;
       default:
         return unreachable(this.role, "unknown role");
     }
+    this.roles.onTick(nowMs);
   }
 
   private resetElectionTimer(): void {
@@ -379,13 +414,25 @@ export class ClusterNode {
     this.electionDeadlineMs = this.nowMs + timeout;
   }
 
+  private noteDeviation(deviationMs: number): void {
+    this.clockDeviationMs = deviationMs;
+    this.clockDeviationAtMs = this.nowMs;
+  }
+
+  /** The last measured deviation of this node's clock, unless it is too old to mean anything. */
+  private currentDeviation(): number | null {
+    const fresh = this.nowMs - this.clockDeviationAtMs <= 3 * this.config.electionTimeoutMs;
+    return fresh ? this.clockDeviationMs : null;
+  }
+
   /** Null if this node may stand for election, else why not. */
   private eligibility(): string | null {
     if (this.clusterId === null) return "not a member of a cluster yet";
     if (!this.isVoter(this.id))
       return this.member(this.id) ? "a learner until caught up" : "not in the configuration";
-    if (this.clockDeviationMs !== null && Math.abs(this.clockDeviationMs) > this.config.clockSkewMaxMs) {
-      return `clock differs from the majority's by ${Math.round(this.clockDeviationMs)} ms (limit ${this.config.clockSkewMaxMs} ms)`;
+    const deviation = this.currentDeviation();
+    if (deviation !== null && Math.abs(deviation) > this.config.clockSkewMaxMs) {
+      return `clock differs from the majority's by ${Math.round(deviation)} ms (limit ${this.config.clockSkewMaxMs} ms)`;
     }
     return null;
   }
@@ -530,6 +577,15 @@ export class ClusterNode {
     if (!this.accepts(message)) return;
     if (message.type === "join-request") return this.onJoinRequest(message);
     if (message.type === "join-reply") return this.onJoinReply(message);
+    // Requests and owners' proposals travel outside the term logic: they are about clients, not votes.
+    if (
+      message.type === "forward" ||
+      message.type === "forward-result" ||
+      message.type === "owner-proposal" ||
+      message.type === "owner-proposal-refused"
+    ) {
+      return this.roles.onMessage(message, message.from);
+    }
     if (message.term > this.hard.term) {
       const keepsTerm =
         (message.type === "vote-request" && (message.preVote || this.inLease(message))) ||
@@ -580,10 +636,7 @@ export class ClusterNode {
   private onStaleMessage(message: Message): void {
     // Tell a deposed leader or a stale candidate about the newer term, so it steps down.
     if (message.type === "append") {
-      this.send(
-        message.from,
-        this.appendReply(false, 0, message.prevIndex, this.log.lastIndex(), message.leaderTimeMs),
-      );
+      this.send(message.from, this.appendReply(false, 0, message.prevIndex, this.log.lastIndex(), message));
     } else if (message.type === "vote-request") {
       this.send(message.from, { type: "vote-reply", granted: false, preVote: message.preVote });
     } else {
@@ -609,6 +662,10 @@ export class ClusterNode {
         return this.onTimeoutNow(message);
       case "join-request":
       case "join-reply":
+      case "forward":
+      case "forward-result":
+      case "owner-proposal":
+      case "owner-proposal-refused":
         return this.drop("unexpected", message);
       default:
         return unreachable(message, "unknown message type");
@@ -624,7 +681,10 @@ export class ClusterNode {
     }
     if (this.role === "leader") {
       this.emit({ type: "stepped-down", term: this.hard.term, reason });
-      this.failPending(leaderId);
+      this.role = "follower";
+      this.setLeader(leaderId);
+      this.failReads();
+      this.roles.onLeadershipLost();
     }
     if (this.clusterId !== null) this.role = "follower";
     this.setLeader(leaderId);
@@ -638,18 +698,6 @@ export class ClusterNode {
     if (leaderId === this.leaderId) return;
     this.leaderId = leaderId;
     this.emit({ type: "leader-changed", term: this.hard.term, leaderId });
-  }
-
-  /** Proposals still waiting when leadership is lost may or may not commit: say so. */
-  private failPending(leaderId: NodeId | null): void {
-    for (const requestId of this.pendingByIndex.values()) {
-      this.out.push({ type: "reply", requestId, result: { ok: false, reason: "outcome-unknown", leaderId } });
-    }
-    this.pendingByIndex.clear();
-    for (const requestId of this.removalRequests.values()) {
-      this.out.push({ type: "reply", requestId, result: { ok: false, reason: "not-leader", leaderId } });
-    }
-    this.removalRequests.clear();
   }
 
   /** Pre-vote first (Raft thesis §9.6), so a node back from a partition does not depose a healthy leader. */
@@ -758,52 +806,66 @@ export class ClusterNode {
 
   // ---------------------------------------------------------------- leader: proposals and appends
 
-  private onPropose(proposals: Proposal[]): void {
-    const rejectAll = (result: ProposalRejection) => {
-      for (const proposal of proposals)
-        this.out.push({ type: "reply", requestId: proposal.requestId, result });
-    };
-    if (this.role !== "leader")
-      return rejectAll({ ok: false, reason: "not-leader", leaderId: this.leaderId });
-    if (this.transfer !== null) return rejectAll({ ok: false, reason: "not-leader", leaderId: null });
-    if (this.pendingByIndex.size + proposals.length > this.config.pendingProposalsMax) {
-      return rejectAll({ ok: false, reason: "overloaded" });
+  private onRequest(requestId: string, request: ClientRequest): void {
+    if (this.clusterId === null || this.member(this.id) === undefined) {
+      const detail = "this node is not a member of a cluster yet";
+      const result: ClientResult = { ok: false, reason: "unavailable", detail, leaderId: null };
+      this.out.push({ type: "response", requestId, result });
+      return;
     }
-    const data: EntryData[] = [];
-    const requestIds: string[] = [];
-    for (const proposal of proposals) {
-      const checked = this.checkProposal(proposal);
-      if (checked === null) continue;
-      data.push(checked);
-      requestIds.push(proposal.requestId);
-    }
-    if (data.length === 0) return;
-    const first = this.appendAsLeader(data);
-    requestIds.forEach((requestId, offset) => this.pendingByIndex.set(first + offset, requestId));
-    this.broadcastAppends(false);
+    this.roles.onRequest(requestId, request);
   }
 
-  /** The entry a proposal becomes, or null after replying why it cannot. */
-  private checkProposal(proposal: Proposal): EntryData | null {
-    const command = proposal.command;
-    const fail = (detail: string) => {
-      this.out.push({
-        type: "reply",
-        requestId: proposal.requestId,
-        result: { ok: false, reason: "invalid-proposal", detail },
-      });
-      return null;
-    };
-    if (command.kind === "remove-member") {
-      if (command.id === this.id)
-        return fail("the leader cannot remove itself; stop it, and another node will remove it");
-      if (this.member(command.id) === undefined) return fail(`node ${command.id} is not a member`);
-      this.removalRequests.set(command.id, proposal.requestId);
-      return null;
+  /** Appends for the roles, unless this node cannot take writes now; returns the first index. */
+  private appendForRoles(data: EntryData[]): LogIndex | null {
+    if (this.role !== "leader" || this.transfer !== null) return null;
+    if (this.log.lastIndex() - this.commitIndex + data.length > this.config.pendingProposalsMax) return null;
+    const first = this.appendAsLeader(data);
+    this.broadcastAppends(false);
+    return first;
+  }
+
+  private proposeRemoval(id: NodeId): LogIndex | null {
+    if (this.role !== "leader" || !this.canChangeConfig() || this.transfer !== null) return null;
+    const index = this.log.lastIndex() + 1;
+    this.proposeConfig({ members: this.latestConfig().members.filter((member) => member.id !== id) });
+    return index;
+  }
+
+  /**
+   * Read index (Raft thesis §6.4): note the commit index, confirm with a majority that this node
+   * still leads, then the caller may serve reads that reflect everything committed before.
+   */
+  private readIndex(ready: (index: LogIndex | null) => void): void {
+    if (this.role !== "leader") return ready(null);
+    this.readSeq += 1;
+    this.pendingReads.push({
+      seq: this.readSeq,
+      index: Math.max(this.commitIndex, this.termStartIndex),
+      ready,
+    });
+    this.readRoundDue = true;
+    this.confirmReads();
+  }
+
+  /** Serves the reads that a majority has confirmed and whose index this leader has applied. */
+  private confirmReads(): void {
+    if (this.pendingReads.length === 0) return;
+    const seqOf = (id: NodeId) =>
+      id === this.id ? this.readSeq : (this.progress.get(id)?.readSeqAcked ?? 0);
+    const confirmed = majorityMatch(this.voters(), seqOf);
+    while (this.pendingReads.length > 0) {
+      const read = this.pendingReads[0]!;
+      if (read.seq > confirmed || read.index > this.state.appliedIndex) break;
+      this.pendingReads.shift();
+      read.ready(read.index);
     }
-    const parsed = auctionCommandSchema.safeParse({ ...command.command, timestampMs: 0 });
-    if (!parsed.success) return fail(parsed.error.issues[0]?.message ?? "invalid command");
-    return { kind: "auction", command: command.command };
+  }
+
+  private failReads(): void {
+    const reads = this.pendingReads;
+    this.pendingReads = [];
+    for (const read of reads) read.ready(null);
   }
 
   /** Appends entries stamped with this leader's clock (never below the last stamp); returns the first index. */
@@ -873,6 +935,7 @@ export class ClusterNode {
       commitIndex: this.commitIndex,
       leaderTimeMs: this.nowMs,
       clockDeviationMs: this.deviations.get(to) ?? null,
+      readSeq: this.readSeq,
     });
   }
 
@@ -883,6 +946,11 @@ export class ClusterNode {
     const roundTripMs = this.nowMs - message.echoTimeMs;
     if (roundTripMs >= 0)
       progress.clockOffsetMs = message.followerTimeMs - (message.echoTimeMs + roundTripMs / 2);
+    // Any answer in this term, even a refusal, shows the follower still recognizes this leader.
+    if (message.readSeq > progress.readSeqAcked) {
+      progress.readSeqAcked = message.readSeq;
+      this.confirmReads();
+    }
     if (!message.success) return this.onAppendRejected(progress, message);
     if (message.matchIndex > progress.matchIndex) {
       progress.matchIndex = message.matchIndex;
@@ -955,12 +1023,9 @@ export class ClusterNode {
   private onAppend(message: Body<"append">): void {
     assert(this.role !== "leader", "one leader per term");
     this.acceptLeader(message.from, message.clusterId!);
-    if (message.clockDeviationMs !== null) this.clockDeviationMs = message.clockDeviationMs;
+    if (message.clockDeviationMs !== null) this.noteDeviation(message.clockDeviationMs);
     const reply = (success: boolean, matchIndex: LogIndex, hintIndex: LogIndex) =>
-      this.send(
-        message.from,
-        this.appendReply(success, matchIndex, message.prevIndex, hintIndex, message.leaderTimeMs),
-      );
+      this.send(message.from, this.appendReply(success, matchIndex, message.prevIndex, hintIndex, message));
     let { prevIndex, prevTerm } = message;
     let entries = message.entries;
     if (prevIndex < this.log.compactedIndex) {
@@ -1037,7 +1102,7 @@ export class ClusterNode {
     matchIndex: LogIndex,
     rejectedIndex: LogIndex,
     hintIndex: LogIndex,
-    echoTimeMs: number,
+    append: Body<"append">,
   ): MessageBody {
     return {
       type: "append-reply",
@@ -1045,8 +1110,9 @@ export class ClusterNode {
       matchIndex,
       rejectedIndex,
       hintIndex,
-      echoTimeMs,
+      echoTimeMs: append.leaderTimeMs,
       followerTimeMs: this.nowMs,
+      readSeq: append.readSeq,
     };
   }
 
@@ -1057,11 +1123,11 @@ export class ClusterNode {
       const entry = this.log.entry(this.state.appliedIndex + 1);
       assert(entry !== undefined, "committed entries are in the log until applied");
       const result = this.state.apply(entry);
-      const requestId = this.pendingByIndex.get(entry.index) ?? null;
-      if (requestId !== null) this.pendingByIndex.delete(entry.index);
-      this.out.push({ type: "applied", entry, result, requestId });
+      this.out.push({ type: "applied", entry, result });
+      this.roles.onApplied(entry, result);
       if (entry.data.kind === "config") this.onConfigCommitted(entry.index, entry.data.config);
     }
+    if (this.role === "leader") this.confirmReads();
     this.maybeSnapshot();
   }
 
@@ -1092,7 +1158,7 @@ export class ClusterNode {
       data: this.state.serialize(),
     };
     this.snapshot = snapshot;
-    const compactThrough = applied - this.config.snapshotTrailingEntries;
+    const compactThrough = Math.min(applied - this.config.snapshotTrailingEntries, this.heldBackThrough());
     this.persistNext.snapshot = snapshot;
     if (compactThrough > this.log.compactedIndex) {
       this.log.compactThrough(compactThrough);
@@ -1101,6 +1167,20 @@ export class ClusterNode {
     }
     this.persistDirty = true;
     this.emit({ type: "snapshot-taken", index: applied });
+  }
+
+  /**
+   * A follower receiving a snapshot needs the entries after it: compaction stops short of them,
+   * while that follower keeps answering.
+   */
+  private heldBackThrough(): LogIndex {
+    let through = Infinity;
+    const since = this.nowMs - this.config.electionTimeoutMs;
+    for (const progress of this.progress.values()) {
+      if (progress.snapshot !== null && progress.lastAckMs >= since)
+        through = Math.min(through, progress.snapshot.snapshot.index);
+    }
+    return through;
   }
 
   /** Keeps the configurations still needed once entries up to `through` are gone. */
@@ -1113,19 +1193,16 @@ export class ClusterNode {
     assert(this.snapshot !== null, "a compacted log has a snapshot");
     progress.mode = "snapshot";
     progress.inflight = [];
-    progress.snapshot = { index: this.snapshot.index, offset: 0 };
+    progress.snapshot = { snapshot: this.snapshot, offset: 0 };
     this.sendSnapshotChunk(progress, true);
   }
 
+  /** Sends the next chunk of the snapshot this follower is receiving (the same one to the end). */
   private sendSnapshotChunk(progress: Progress, force: boolean): void {
-    const snapshot = this.snapshot!;
-    if (progress.snapshot === null || progress.snapshot.index !== snapshot.index) {
-      progress.snapshot = { index: snapshot.index, offset: 0 };
-      force = true;
-    }
+    if (progress.snapshot === null) return this.startSnapshot(progress);
     if (!force && this.nowMs - progress.probeSentMs < this.config.heartbeatIntervalMs) return;
     progress.probeSentMs = this.nowMs;
-    const offset = progress.snapshot.offset;
+    const { snapshot, offset } = progress.snapshot;
     this.send(progress.id, {
       type: "snapshot-chunk",
       snapshotIndex: snapshot.index,
@@ -1143,7 +1220,7 @@ export class ClusterNode {
     if (
       progress === undefined ||
       progress.mode !== "snapshot" ||
-      progress.snapshot?.index !== message.snapshotIndex
+      progress.snapshot?.snapshot.index !== message.snapshotIndex
     )
       return;
     this.heardFrom(progress);
@@ -1207,7 +1284,7 @@ export class ClusterNode {
       config: receipt.config,
       data: receipt.chunks.join(""),
     };
-    this.state = ClusterState.restore(snapshot.data, this.state.limits);
+    this.state = ClusterState.restore(snapshot.data, this.stateOptions);
     assert(this.state.appliedIndex === snapshot.index, "a snapshot holds the state after its index");
     this.snapshot = snapshot;
     this.persistNext.snapshot = snapshot;
@@ -1285,7 +1362,7 @@ export class ClusterNode {
     if (offsets.size < majority(this.voters().length)) return;
     const middle = median([...offsets.values()])!;
     for (const [id, offset] of offsets) this.deviations.set(id, offset - middle);
-    this.clockDeviationMs = this.deviations.get(this.id)!;
+    this.noteDeviation(this.deviations.get(this.id)!);
   }
 
   private withinSkew(id: NodeId): boolean {
@@ -1325,15 +1402,6 @@ export class ClusterNode {
   private changeMembership(): void {
     const config = this.latestConfig();
     const withMembers = (members: Member[]) => this.proposeConfig({ members });
-    for (const [id, requestId] of this.removalRequests) {
-      if (!config.members.some((member) => member.id === id)) {
-        this.removalRequests.delete(id);
-        continue;
-      }
-      this.pendingByIndex.set(this.log.lastIndex() + 1, requestId);
-      this.removalRequests.delete(id);
-      return withMembers(config.members.filter((member) => member.id !== id));
-    }
     for (const member of config.members) {
       if (member.id === this.id) continue;
       const heardMs = this.memberLastHeardMs.get(member.id) ?? this.nowMs;

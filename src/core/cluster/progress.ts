@@ -1,6 +1,6 @@
 // What a leader knows of each follower's log: how far it matches, what to send next, and how the
 // link behaves. The leader owns these records; they vanish when it steps down.
-import type { LogIndex, NodeId } from "./types.js";
+import type { LogIndex, NodeId, Snapshot } from "./types.js";
 
 /**
  * probe: the leader does not know where the follower's log diverges; one append at a time.
@@ -27,7 +27,10 @@ export interface Progress {
   caughtUpSinceMs: number | null;
   /** The follower's clock minus the leader's, from the last append round trip; null before one. */
   clockOffsetMs: number | null;
-  snapshot: { index: LogIndex; offset: number } | null;
+  /** The snapshot being sent (kept even if a newer one is taken meanwhile) and how far it got. */
+  snapshot: { snapshot: Snapshot; offset: number } | null;
+  /** The highest read-index round the follower has echoed in this term. */
+  readSeqAcked: number;
 }
 
 export function newProgress(id: NodeId, lastIndex: LogIndex, nowMs: number): Progress {
@@ -43,6 +46,7 @@ export function newProgress(id: NodeId, lastIndex: LogIndex, nowMs: number): Pro
     caughtUpSinceMs: null,
     clockOffsetMs: null,
     snapshot: null,
+    readSeqAcked: 0,
   };
 }
 

@@ -24,9 +24,10 @@ export function hasMajority(voters: readonly NodeId[], granted: (id: NodeId) => 
   return count >= majority(voters.length);
 }
 
-/** The middle value (lower median for an even count); undefined for none. */
+/** The middle value (the mean of the two middle ones for an even count); undefined for none. */
 export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

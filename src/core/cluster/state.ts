@@ -1,53 +1,171 @@
 // The replicated state machine: what every node builds by applying the committed log in order.
-// It holds the auction book and the cluster's own metadata. Applying is deterministic, and a
+// It holds the auction book and the cluster's own metadata: the committed configuration, which
+// worker owns which auction under which epoch, and the users. Applying is deterministic, and a
 // snapshot (serialize, then restore) reproduces the state exactly, byte for byte.
 import { assert, unreachable } from "../assert.js";
 import { AuctionBook, bidKey } from "../auction/engine.js";
-import type { Auction, AuctionEvent, EngineLimits, Outcome } from "../auction/types.js";
+import type { AcceptedBid, Auction, AuctionEvent, EngineLimits, Outcome } from "../auction/types.js";
 import { defaultEngineLimits } from "../auction/types.js";
-import type { ClusterConfig, LogEntry, LogIndex } from "./types.js";
+import type { AuctionCommand } from "../auction/schemas.js";
+import type { ClusterConfig, EntryData, LogEntry, LogIndex, NodeId } from "./types.js";
 
-/** What applying one entry produced; an auction entry yields the engine's outcome. */
+/** Which worker runs an auction. Invariant: epoch grows by one at each reassignment. */
+export interface Assignment {
+  owner: NodeId;
+  epoch: number;
+}
+
+export interface User {
+  name: string;
+  tokenHashes: string[];
+  passwordHash: string | null;
+  createdAt: number;
+}
+
+/** What applying one entry produced. */
 export type ApplyResult =
-  { kind: "noop" } | { kind: "config"; config: ClusterConfig } | { kind: "auction"; outcome: Outcome };
+  | { kind: "noop" }
+  | { kind: "config"; config: ClusterConfig }
+  /** An auction command: the engine's outcome (an accepted change, or a rule's rejection). */
+  | { kind: "auction"; auctionId: string; outcome: Outcome }
+  /** An owner's command under a stale assignment: not applied (fencing). */
+  | { kind: "fenced"; auctionId: string; current: Assignment | null }
+  | { kind: "assign"; auctionId: string; applied: boolean; assignment: Assignment | null }
+  | { kind: "user"; name: string; created: boolean };
+
+export interface StateOptions {
+  limits?: EngineLimits;
+  /** Off only in the simulator's `no-fencing` mutant. */
+  fencing?: boolean;
+}
 
 interface SerializedState {
   appliedIndex: LogIndex;
   config: ClusterConfig;
   lastTimestampMs: number;
-  auctions: (Omit<Auction, "accepted"> & { accepted: ReturnType<Auction["accepted"]["get"]>[] })[];
+  auctions: (Omit<Auction, "accepted"> & { accepted: AcceptedBid[] })[];
+  assignments: [string, Assignment][];
+  users: User[];
 }
 
 export class ClusterState {
   readonly book: AuctionBook;
+  readonly limits: EngineLimits;
+  readonly fencing: boolean;
   // Invariant: appliedIndex only grows, by one per applied entry.
   appliedIndex: LogIndex = 0;
   /** The committed configuration (the raft layer acts on the latest one in its log, which may be newer). */
   config: ClusterConfig = { members: [] };
+  readonly assignments = new Map<string, Assignment>();
+  readonly users = new Map<string, User>();
+  /** Token hash to user name, derived from `users`. */
+  readonly tokens = new Map<string, string>();
+  /** Active (not yet ended) auctions by owner, derived from the assignments and the book. */
+  readonly activeByOwner = new Map<NodeId, Set<string>>();
 
-  constructor(readonly limits: EngineLimits = defaultEngineLimits) {
-    this.book = new AuctionBook(limits);
+  constructor(options: StateOptions = {}) {
+    this.limits = options.limits ?? defaultEngineLimits;
+    this.fencing = options.fencing ?? true;
+    this.book = new AuctionBook(this.limits);
   }
 
-  /** Applies the next committed entry. */
+  /** Applies the next committed entry, at the leader's stamp. */
   apply(entry: LogEntry): ApplyResult {
     assert(entry.index === this.appliedIndex + 1, "entries are applied in order, each once");
     this.appliedIndex = entry.index;
-    const data = entry.data;
+    return this.applyData(entry.data, entry.timestampMs);
+  }
+
+  private applyData(data: EntryData, timestampMs: number): ApplyResult {
     switch (data.kind) {
       case "noop":
         return { kind: "noop" };
       case "config":
         this.config = data.config;
         return { kind: "config", config: data.config };
-      case "auction": {
-        // The leader's stamp is the command's time: every replica decides "before close?" alike.
-        const command = { ...data.command, timestampMs: entry.timestampMs };
-        return { kind: "auction", outcome: this.book.execute(command) };
-      }
+      case "create":
+        return this.applyCreate(data, timestampMs);
+      case "auction":
+        return this.applyOwnerCommand(data, timestampMs);
+      case "assign":
+        return this.applyAssign(data);
+      case "user":
+        return this.applyUser(data, timestampMs);
       default:
         return unreachable(data, "unknown entry kind");
     }
+  }
+
+  private execute(command: AuctionCommand): ApplyResult {
+    return { kind: "auction", auctionId: command.auctionId, outcome: this.book.execute(command) };
+  }
+
+  private applyCreate(data: Extract<EntryData, { kind: "create" }>, timestampMs: number): ApplyResult {
+    const result = this.execute({ ...data.command, timestampMs });
+    if (result.kind === "auction" && result.outcome.ok) {
+      this.assignments.set(data.command.auctionId, { owner: data.owner, epoch: 1 });
+      this.track(data.owner, data.command.auctionId, true);
+    }
+    return result;
+  }
+
+  /** Fencing: a command proposed under an assignment that is no longer current is not applied. */
+  private applyOwnerCommand(data: Extract<EntryData, { kind: "auction" }>, timestampMs: number): ApplyResult {
+    const auctionId = data.command.auctionId;
+    const current = this.assignments.get(auctionId) ?? null;
+    const stale = current !== null && (current.owner !== data.owner || current.epoch !== data.epoch);
+    if (stale && this.fencing) return { kind: "fenced", auctionId, current };
+    // The leader's stamp is the command's time: every replica decides "before close?" alike.
+    const result = this.execute({ ...data.command, timestampMs });
+    const ended = this.book.get(auctionId)?.phase !== "active";
+    if (ended && current !== null) this.track(current.owner, auctionId, false);
+    return result;
+  }
+
+  private track(owner: NodeId, auctionId: string, active: boolean): void {
+    let owned = this.activeByOwner.get(owner);
+    if (active) {
+      if (owned === undefined) this.activeByOwner.set(owner, (owned = new Set()));
+      owned.add(auctionId);
+    } else if (owned !== undefined) {
+      owned.delete(auctionId);
+      if (owned.size === 0) this.activeByOwner.delete(owner);
+    }
+  }
+
+  private applyAssign(data: Extract<EntryData, { kind: "assign" }>): ApplyResult {
+    const current = this.assignments.get(data.auctionId) ?? null;
+    const auction = this.book.get(data.auctionId);
+    const applies = current !== null && auction?.phase === "active" && data.epoch === current.epoch + 1;
+    if (applies) {
+      this.track(current.owner, data.auctionId, false);
+      this.track(data.owner, data.auctionId, true);
+      this.assignments.set(data.auctionId, { owner: data.owner, epoch: data.epoch });
+    }
+    return {
+      kind: "assign",
+      auctionId: data.auctionId,
+      applied: applies,
+      assignment: this.assignments.get(data.auctionId) ?? null,
+    };
+  }
+
+  private applyUser(data: Extract<EntryData, { kind: "user" }>, timestampMs: number): ApplyResult {
+    if (this.users.has(data.name)) return { kind: "user", name: data.name, created: false };
+    const user = {
+      name: data.name,
+      tokenHashes: [data.tokenHash],
+      passwordHash: data.passwordHash,
+      createdAt: timestampMs,
+    };
+    this.users.set(data.name, user);
+    this.tokens.set(data.tokenHash, data.name);
+    return { kind: "user", name: data.name, created: true };
+  }
+
+  /** The user a token hash belongs to, if any. */
+  userOfToken(tokenHash: string): string | undefined {
+    return this.tokens.get(tokenHash);
   }
 
   serialize(): string {
@@ -60,20 +178,30 @@ export class ClusterState {
       config: this.config,
       lastTimestampMs: this.book.lastTimestampMs,
       auctions,
+      assignments: [...this.assignments],
+      users: [...this.users.values()],
     };
     return JSON.stringify(state);
   }
 
-  static restore(data: string, limits: EngineLimits = defaultEngineLimits): ClusterState {
+  static restore(data: string, options: StateOptions = {}): ClusterState {
     const parsed = JSON.parse(data) as SerializedState;
-    const state = new ClusterState(limits);
+    const state = new ClusterState(options);
     state.appliedIndex = parsed.appliedIndex;
     state.config = parsed.config;
     state.book.lastTimestampMs = parsed.lastTimestampMs;
     for (const serialized of parsed.auctions) {
       const auction = serialized as unknown as Auction;
-      auction.accepted = new Map(serialized.accepted.map((bid) => [bidKey(bid!.bidder, bid!.bidId), bid!]));
+      auction.accepted = new Map(serialized.accepted.map((bid) => [bidKey(bid.bidder, bid.bidId), bid]));
       state.book.auctions.set(auction.id, auction);
+    }
+    for (const [auctionId, assignment] of parsed.assignments) {
+      state.assignments.set(auctionId, assignment);
+      if (state.book.get(auctionId)?.phase === "active") state.track(assignment.owner, auctionId, true);
+    }
+    for (const user of parsed.users) {
+      state.users.set(user.name, user);
+      for (const tokenHash of user.tokenHashes) state.tokens.set(tokenHash, user.name);
     }
     return state;
   }

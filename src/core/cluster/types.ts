@@ -3,6 +3,7 @@
 // persisted and sent as JSON, and nothing here knows about sockets or disks.
 import type { AuctionCommand } from "../auction/schemas.js";
 import type { ApplyResult } from "./state.js";
+import type { Outcome } from "../auction/types.js";
 
 /** A node's identifier: a positive safe integer. The highest live, up-to-date one leads. */
 export type NodeId = number;
@@ -34,12 +35,26 @@ export type AuctionCommandBody = AuctionCommand extends infer C
     : never
   : never;
 
+export type CreateAuctionBody = Extract<AuctionCommandBody, { type: "create-auction" }>;
+/** The commands that the auction's owner (its worker) decides and proposes. */
+export type OwnerCommandBody = Exclude<AuctionCommandBody, { type: "create-auction" }>;
+
 /** What a log entry carries. */
 export type EntryData =
   | { kind: "noop" }
   /** The configuration from this entry on; the first one also names the cluster. */
   | { kind: "config"; config: ClusterConfig }
-  | { kind: "auction"; command: AuctionCommandBody };
+  /** A new auction, assigned to `owner` at epoch 1 (proposed by the leader). */
+  | { kind: "create"; command: CreateAuctionBody; owner: NodeId }
+  /**
+   * A command on an auction, proposed by its owner under its assignment epoch; fenced (not applied)
+   * if the assignment changed. `ref` identifies the proposal, so re-proposals are recognized.
+   */
+  | { kind: "auction"; command: OwnerCommandBody; owner: NodeId; epoch: number; ref: string }
+  /** Moves an auction to another owner (proposed by the leader); takes effect at epoch + 1 only. */
+  | { kind: "assign"; auctionId: string; owner: NodeId; epoch: number }
+  /** A registered user; only hashes of secrets are replicated. */
+  | { kind: "user"; name: string; tokenHash: string; passwordHash: string | null };
 
 export interface LogEntry {
   index: LogIndex;
@@ -108,6 +123,8 @@ export type MessageBody =
       leaderTimeMs: number;
       /** How far the receiver's clock is from the majority's, as the leader measured it; null if unknown. */
       clockDeviationMs: number | null;
+      /** Read-index round: echoed back, so the leader learns that a majority still follows it. */
+      readSeq: number;
     }
   | {
       type: "append-reply";
@@ -120,6 +137,7 @@ export type MessageBody =
       hintIndex: LogIndex;
       echoTimeMs: number;
       followerTimeMs: number;
+      readSeq: number;
     }
   | {
       type: "snapshot-chunk";
@@ -144,7 +162,21 @@ export type MessageBody =
   | { type: "vote-reply"; granted: boolean; preVote: boolean }
   | { type: "timeout-now" }
   | { type: "join-request"; incarnation: string; address: string; httpUrl: string }
-  | { type: "join-reply"; outcome: JoinOutcome; leaderId: NodeId | null; detail: string };
+  | { type: "join-reply"; outcome: JoinOutcome; leaderId: NodeId | null; detail: string }
+  /** A client request handed to the node that can serve it; the answer goes straight to `origin`. */
+  | {
+      type: "forward";
+      origin: NodeId;
+      requestId: string;
+      request: ClientRequest;
+      hops: number;
+      /** The receiver serves it only once it has applied this far (what the sender knew when it routed). */
+      minIndex: LogIndex;
+    }
+  | { type: "forward-result"; requestId: string; result: ClientResult }
+  /** Entries an owner asks the leader to append. */
+  | { type: "owner-proposal"; entries: EntryData[] }
+  | { type: "owner-proposal-refused"; reason: "not-leader" | "overloaded"; leaderId: NodeId | null };
 
 export type Message = MessageBody & {
   clusterId: string | null;
@@ -155,27 +187,37 @@ export type Message = MessageBody & {
 
 export type MessageType = Message["type"];
 
-/** A client's proposal: an auction command, or an operator's request to remove a member. */
-export type ProposalCommand =
-  { kind: "auction"; command: AuctionCommandBody } | { kind: "remove-member"; id: NodeId };
+/** A request from a client, accepted by any node and routed to the leader or the auction's owner. */
+export type ClientRequest =
+  | { kind: "register"; name: string; tokenHash: string; passwordHash: string | null }
+  | { kind: "create"; command: CreateAuctionBody }
+  | { kind: "auction"; command: OwnerCommandBody }
+  /** A linearizable read: answered once this node has applied everything committed before it. */
+  | { kind: "read" }
+  | { kind: "remove-member"; id: NodeId };
 
-export interface Proposal {
-  requestId: string;
-  command: ProposalCommand;
-}
+export type ClientFailure =
+  /** No leader is known (an election is under way) or the cluster is overloaded: retry later. */
+  | "unavailable"
+  /** The request may or may not have taken effect; retry with the same idempotency key. */
+  | "outcome-unknown"
+  | "invalid";
 
-export type ProposalRejection =
-  | { ok: false; reason: "not-leader"; leaderId: NodeId | null }
-  | { ok: false; reason: "overloaded" }
-  /** The entry may or may not commit later; retry with the same idempotency key. */
-  | { ok: false; reason: "outcome-unknown"; leaderId: NodeId | null }
-  | { ok: false; reason: "invalid-proposal"; detail: string };
+/** The answer to a client request. */
+export type ClientResult =
+  /** Committed and applied: the state machine's result (which may itself be a rule's rejection). */
+  | { ok: true; kind: "applied"; index: LogIndex; result: ApplyResult }
+  /** Refused by the owner against the committed state, without entering the log. */
+  | { ok: true; kind: "decided"; outcome: Outcome }
+  /** A read may be served: this node has applied everything up to `index`. */
+  | { ok: true; kind: "read"; index: LogIndex }
+  | { ok: false; reason: ClientFailure; detail: string; leaderId: NodeId | null };
 
 export type Input =
   | { type: "tick"; nowMs: number }
   | { type: "message"; message: Message }
   | { type: "beacon"; beacon: Beacon }
-  | { type: "propose"; proposals: Proposal[] };
+  | { type: "request"; requestId: string; request: ClientRequest };
 
 /** Notable happenings, for logs and status; they change nothing. */
 export type NodeEvent =
@@ -214,11 +256,12 @@ export type Effect =
   | PersistEffect
   | { type: "send"; message: Message }
   | { type: "broadcast"; beacon: Beacon }
-  /** Entry `entry` was committed and applied; `requestId` is set on the leader that proposed it. */
-  | { type: "applied"; entry: LogEntry; result: ApplyResult; requestId: string | null }
-  | { type: "reply"; requestId: string; result: ProposalRejection }
+  /** Entry `entry` was committed and applied here. */
+  | { type: "applied"; entry: LogEntry; result: ApplyResult }
+  /** The answer to a request this node accepted from a client. */
+  | { type: "response"; requestId: string; result: ClientResult }
   | { type: "event"; event: NodeEvent };
 
 /** Deliberate bugs, switched on by the simulator to prove its checkers can fail. */
-export type Mutant = "stale-vote" | "no-quorum-commit" | "double-vote";
-export const mutants: readonly Mutant[] = ["stale-vote", "no-quorum-commit", "double-vote"];
+export type Mutant = "stale-vote" | "no-quorum-commit" | "double-vote" | "no-fencing";
+export const mutants: readonly Mutant[] = ["stale-vote", "no-quorum-commit", "double-vote", "no-fencing"];

@@ -146,11 +146,12 @@ test("a node whose clock is off from the majority's does not stand for election,
   const status = node.status();
   assert.equal(status.eligible, false);
   assert.match(status.ineligibleReason ?? "", /clock differs from the majority's by 900 ms/);
-  let campaigned = false;
-  for (let nowMs = 0; nowMs <= 10_000; nowMs += 10) {
-    if (sentOfType(node.step({ type: "tick", nowMs }), "vote-request").length > 0) campaigned = true;
+  let firstCampaignMs: number | null = null;
+  for (let nowMs = 0; nowMs <= 10_000 && firstCampaignMs === null; nowMs += 10) {
+    if (sentOfType(node.step({ type: "tick", nowMs }), "vote-request").length > 0) firstCampaignMs = nowMs;
   }
-  assert.equal(campaigned, false);
+  // The measurement holds for three election timeouts; an old one must not keep a cluster leaderless.
+  assert.ok(firstCampaignMs !== null && firstCampaignMs > 3000, `first campaign at ${firstCampaignMs} ms`);
 });
 
 test("a learner never stands for election", () => {

@@ -64,5 +64,5 @@ test("majorities, the majority-matched index, and the median", () => {
     hasMajority([1, 2, 3, 4], (id) => id <= 2),
     false,
   );
-  assert.deepEqual([median([3, 1, 2]), median([4, 1, 3, 2]), median([])], [2, 2, undefined]);
+  assert.deepEqual([median([3, 1, 2]), median([4, 1, 3, 2]), median([])], [2, 2.5, undefined]);
 });

@@ -53,6 +53,7 @@ function electedLeader(): ClusterNode {
       hintIndex: 0,
       echoTimeMs: 0,
       followerTimeMs: 0,
+      readSeq: 0,
     }),
   });
   assert.equal(leader.status().commitIndex, last, "the leader committed an entry of its term");
@@ -219,6 +220,7 @@ test("the leader promotes a caught-up learner, then removes a member dead for to
         hintIndex: 0,
         echoTimeMs: nowMs,
         followerTimeMs: nowMs,
+        readSeq: 0,
       }),
     });
   ack(1);

@@ -4,7 +4,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   append,
-  auctionProposal,
+  appendReply,
+  createRequest,
+  responses,
   configEntry,
   elect,
   member,
@@ -93,7 +95,7 @@ test("Raft §5.4.2: a leader commits an old-term entry only through an entry of 
 test("the no-quorum-commit mutant commits before a majority has the entry", () => {
   const leader = member({ id: 3, config: { electionJitterMs: 0 }, mutant: "no-quorum-commit" });
   elect(leader, [1]);
-  leader.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
+  leader.step(createRequest("a1"));
   assert.equal(leader.status().commitIndex, leader.status().lastIndex);
 });
 
@@ -105,79 +107,101 @@ test("a leader pipelines appends to a follower up to the in-flight limit, stampe
   const nowMs = elect(leader, [1]);
   const term = leader.status().term;
   leader.step({ type: "message", message: message(1, 3, term, appendReply(true, 2)) });
-  const proposals = ["a1", "a2", "a3", "a4", "a5"].map((id) => auctionProposal(`r-${id}`, id));
-  const effects = leader.step({ type: "propose", proposals });
-  const toOne = sentOfType(effects, "append").filter((item) => item.to === 1);
-  assert.equal(toOne.length, 3, "three appends of one entry each in flight");
+  const effects = ["a1", "a2", "a3", "a4", "a5"].flatMap((id) => leader.step(createRequest(id)));
+  const toOne = sentOfType(effects, "append").filter((item) => item.to === 1 && item.entries.length > 0);
   assert.deepEqual(
     toOne.map((item) => item.prevIndex),
     [2, 3, 4],
+    "three appends of one entry each in flight, then it waits",
   );
-  const stamps = persisted(effects)?.entries?.map((entry) => entry.timestampMs);
+  const stamps = effects
+    .flatMap((effect) => (effect.type === "persist" ? (effect.entries ?? []) : []))
+    .map((entry) => entry.timestampMs);
+  assert.equal(stamps.length, 5);
   assert.ok(
-    stamps?.every((stamp) => stamp === nowMs),
-    "one stamp, the leader's clock",
+    stamps.every((stamp) => stamp === nowMs),
+    "stamped with the leader's clock",
   );
 });
 
-test("a leader answers a proposal only once its entry committed, with the state machine's outcome", () => {
+test("a leader answers a request only once its entry committed, with the state machine's outcome", () => {
   const leader = member({ id: 3, config: { electionJitterMs: 0 } });
   elect(leader, [1]);
   const term = leader.status().term;
-  const proposed = leader.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
-  assert.equal(
-    proposed.some((effect) => effect.type === "applied"),
-    false,
-  );
+  const proposed = leader.step(createRequest("a1"));
+  assert.deepEqual(responses(proposed), []);
   const index = leader.status().lastIndex;
   const acked = leader.step({ type: "message", message: message(1, 3, term, appendReply(true, index)) });
-  const applied = acked.find((effect) => effect.type === "applied" && effect.requestId === "r1");
-  assert.ok(applied?.type === "applied" && applied.result.kind === "auction" && applied.result.outcome.ok);
+  const [response] = responses(acked);
+  assert.equal(response?.requestId, "create-a1");
+  const result = response?.result;
+  assert.ok(
+    result?.ok && result.kind === "applied" && result.result.kind === "auction" && result.result.outcome.ok,
+  );
+  assert.deepEqual(
+    leader.applied.assignments.get("a1"),
+    { owner: 1, epoch: 1 },
+    "assigned to the live worker, not the leader",
+  );
 });
 
-test("a follower refuses proposals and names the leader it knows", () => {
+test("a follower forwards a leader's request to the leader it knows", () => {
   const node = member({ id: 1 });
   node.step({ type: "message", message: message(3, 1, 1, append(1, 1, [], 1)) });
-  const effects = node.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
-  assert.deepEqual(effects, [
-    { type: "reply", requestId: "r1", result: { ok: false, reason: "not-leader", leaderId: 3 } },
-  ]);
+  const effects = node.step(createRequest("a1"));
+  const [forward] = sentOfType(effects, "forward");
+  assert.deepEqual([forward?.to, forward?.origin, forward?.requestId, forward?.hops], [3, 1, "create-a1", 1]);
+  const answered = node.step({
+    type: "message",
+    message: message(3, 1, 1, {
+      type: "forward-result",
+      requestId: "create-a1",
+      result: { ok: false, reason: "invalid", detail: "x", leaderId: 3 },
+    }),
+  });
+  assert.equal(responses(answered)[0]?.requestId, "create-a1", "the answer reaches the local client");
 });
 
-test("a leader refuses a malformed proposal without appending it", () => {
+test("a leader refuses a malformed request without appending it", () => {
   const leader = member({ id: 3, config: { electionJitterMs: 0 } });
   elect(leader, [1]);
   const last = leader.status().lastIndex;
-  const bad = auctionProposal("r1", "a1");
-  (bad.command.command as { title: string }).title = "";
-  const effects = leader.step({ type: "propose", proposals: [bad] });
-  const reply = effects.find((effect) => effect.type === "reply");
-  assert.ok(reply?.type === "reply" && reply.result.reason === "invalid-proposal");
+  const bad = createRequest("a1");
+  assert.ok(bad.type === "request" && bad.request.kind === "create");
+  bad.request.command.title = "";
+  const [response] = responses(leader.step(bad));
+  assert.ok(response !== undefined && !response.result.ok && response.result.reason === "invalid");
   assert.equal(leader.status().lastIndex, last);
 });
 
 test("a leader that steps down tells waiting clients the outcome is unknown", () => {
   const leader = member({ id: 3, config: { electionJitterMs: 0 } });
   elect(leader, [1]);
-  leader.step({ type: "propose", proposals: [auctionProposal("r1", "a1")] });
+  leader.step(createRequest("a1"));
   const term = leader.status().term;
   const effects = leader.step({ type: "message", message: message(1, 3, term + 1, append(1, 1, [], 1)) });
-  const reply = effects.find((effect) => effect.type === "reply");
-  assert.deepEqual(reply, {
-    type: "reply",
-    requestId: "r1",
-    result: { ok: false, reason: "outcome-unknown", leaderId: 1 },
-  });
+  const [response] = responses(effects);
+  assert.ok(response !== undefined && !response.result.ok && response.result.reason === "outcome-unknown");
+  assert.equal(response.result.leaderId, 1);
 });
 
-function appendReply(success: boolean, matchIndex: number) {
-  return {
-    type: "append-reply" as const,
-    success,
-    matchIndex,
-    rejectedIndex: 0,
-    hintIndex: 0,
-    echoTimeMs: 0,
-    followerTimeMs: 0,
-  };
-}
+test("read index: a leader answers a read once a majority confirmed it still leads", () => {
+  const leader = member({ id: 3, config: { electionJitterMs: 0 } });
+  elect(leader, [1]);
+  const term = leader.status().term;
+  leader.step({
+    type: "message",
+    message: message(1, 3, term, appendReply(true, leader.status().lastIndex)),
+  });
+  const asked = leader.step({ type: "request", requestId: "read-1", request: { kind: "read" } });
+  assert.deepEqual(responses(asked), [], "not before the confirmation round");
+  const round = sentOfType(asked, "append").find((item) => item.to === 1);
+  assert.ok(round !== undefined && round.readSeq > 0, "a confirmation round went out");
+  const confirmed = leader.step({
+    type: "message",
+    message: message(1, 3, term, appendReply(true, leader.status().lastIndex, round.readSeq)),
+  });
+  const [response] = responses(confirmed);
+  assert.ok(response?.result.ok && response.result.kind === "read");
+  assert.equal(response.result.index, leader.status().commitIndex);
+});

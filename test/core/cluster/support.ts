@@ -3,6 +3,8 @@
 import { ClusterNode } from "../../../src/core/cluster/node.js";
 import type {
   ClusterConfig,
+  CreateAuctionBody,
+  Input,
   Effect,
   LogEntry,
   Message,
@@ -115,6 +117,7 @@ export function append(
     commitIndex,
     leaderTimeMs: 0,
     clockDeviationMs: null,
+    readSeq: 0,
   };
 }
 
@@ -139,26 +142,47 @@ export function elect(node: ClusterNode, voters: NodeId[], startMs = 0): number 
   return nowMs;
 }
 
-export function auctionProposal(requestId: string, auctionId: string) {
+/** A client request creating auction `auctionId`. */
+export function createRequest(auctionId: string): Input {
   return {
-    requestId,
-    command: {
-      kind: "auction" as const,
-      command: {
-        type: "create-auction" as const,
-        auctionId,
-        seller: "sam",
-        title: "Lamp",
-        description: "",
-        currency: "EUR",
-        startingPrice: 100,
-        reservePrice: null,
-        buyNowPrice: null,
-        increment: { type: "fixed" as const, amount: 10 },
-        opensAt: 0,
-        closesAt: 1_000_000,
-        softClose: null,
-      },
-    },
+    type: "request",
+    requestId: `create-${auctionId}`,
+    request: { kind: "create", command: createCommand(auctionId) },
   };
+}
+
+export function createCommand(auctionId: string): CreateAuctionBody {
+  return {
+    type: "create-auction",
+    auctionId,
+    seller: "sam",
+    title: "Lamp",
+    description: "",
+    currency: "EUR",
+    startingPrice: 100,
+    reservePrice: null,
+    buyNowPrice: null,
+    increment: { type: "fixed", amount: 10 },
+    opensAt: 0,
+    closesAt: 1_000_000,
+    softClose: null,
+  };
+}
+
+/** A follower's acknowledgement of everything up to `matchIndex`. */
+export function appendReply(success: boolean, matchIndex: number, readSeq = 0): MessageBody {
+  return {
+    type: "append-reply",
+    success,
+    matchIndex,
+    rejectedIndex: 0,
+    hintIndex: 0,
+    echoTimeMs: 0,
+    followerTimeMs: 0,
+    readSeq,
+  };
+}
+
+export function responses(effects: Effect[]) {
+  return effects.flatMap((effect) => (effect.type === "response" ? [effect] : []));
 }

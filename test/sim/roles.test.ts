@@ -1,0 +1,191 @@
+// The leader and worker roles on the in-memory cluster: assignment to workers, routing from any
+// node, bids decided by the owner, reassignment when a worker dies, fencing of the old owner,
+// closing exactly once at the deadline, and reads that reflect every acknowledged write.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { defaultConfig } from "../../src/core/config.js";
+import type { ClientRequest, ClientResult, NodeId } from "../../src/core/cluster/types.js";
+import { SimCluster } from "../../src/sim/cluster.js";
+import { Checker } from "../../src/sim/checker.js";
+
+interface Harness {
+  sim: SimCluster;
+  checker: Checker;
+  /** Sends a request at `at` and runs the simulation until it is answered (or `maxMs` pass). */
+  ask: (at: NodeId, request: ClientRequest, maxMs?: number) => ClientResult;
+}
+
+function harness(ids: NodeId[], seed = 11): Harness {
+  const config = { ...defaultConfig(), tickIntervalMs: 10, discoveryWindowMs: 1000, expect: ids.length };
+  const sim = new SimCluster({ seed, config });
+  const checker = new Checker(sim);
+  sim.observe(checker);
+  const answers = new Map<string, ClientResult>();
+  sim.observe({ responded: (_id, requestId, result) => answers.set(requestId, result) });
+  for (const id of ids) sim.addNode(id);
+  const highest = Math.max(...ids);
+  assert.ok(
+    sim.runUntil(() => {
+      if (sim.agreedLeader() !== highest) return false;
+      const voters = sim.node(highest).driver!.node.applied.config.members.filter((member) => member.voter);
+      return voters.length === ids.length;
+    }, 15_000),
+    "the cluster forms",
+  );
+  let counter = 0;
+  const ask = (at: NodeId, request: ClientRequest, maxMs = 10_000): ClientResult => {
+    const requestId = `q${counter++}`;
+    sim.request(at, requestId, request);
+    assert.ok(
+      sim.runUntil(() => answers.has(requestId), maxMs),
+      `no answer to ${JSON.stringify(request)}`,
+    );
+    return answers.get(requestId)!;
+  };
+  return { sim, checker, ask };
+}
+
+function create(auctionId: string, closesAt = 10_000_000): ClientRequest {
+  return {
+    kind: "create",
+    command: {
+      type: "create-auction",
+      auctionId,
+      seller: "sam",
+      title: auctionId,
+      description: "",
+      currency: "EUR",
+      startingPrice: 100,
+      reservePrice: null,
+      buyNowPrice: null,
+      increment: { type: "fixed", amount: 10 },
+      opensAt: 0,
+      closesAt,
+      softClose: null,
+    },
+  };
+}
+
+function bid(auctionId: string, bidder: string, bidId: string, amount: number): ClientRequest {
+  return { kind: "auction", command: { type: "place-bid", auctionId, bidder, bidId, amount, max: null } };
+}
+
+function accepted(result: ClientResult): boolean {
+  if (!result.ok || result.kind !== "applied") return false;
+  return result.result.kind === "auction" && result.result.outcome.ok;
+}
+
+function ownerOf(sim: SimCluster, at: NodeId, auctionId: string): NodeId | undefined {
+  return sim.node(at).driver!.node.applied.assignments.get(auctionId)?.owner;
+}
+
+test("auctions go to the least-loaded workers, not the leader; any node takes any request", () => {
+  const { sim, checker, ask } = harness([1, 2, 3]);
+  for (const id of ["a", "b", "c", "d"]) assert.ok(accepted(ask(1, create(id))), `created ${id}`);
+  const owners = ["a", "b", "c", "d"].map((id) => ownerOf(sim, 3, id));
+  assert.ok(
+    owners.every((owner) => owner === 1 || owner === 2),
+    `owners ${owners.join(",")}`,
+  );
+  assert.equal(owners.filter((owner) => owner === 1).length, 2, "spread evenly");
+  for (const at of [1, 2, 3]) {
+    const result = ask(at, bid("a", `bidder${at}`, `bid-at-${at}`, 100 + 10 * at));
+    assert.ok(accepted(result), `bid at node ${at}: ${JSON.stringify(result)}`);
+  }
+  const below = ask(3, bid("a", "late", "low", 100));
+  assert.ok(
+    below.ok && below.kind === "decided" && !below.outcome.ok && below.outcome.reason === "below-minimum",
+  );
+  assert.deepEqual(checker.violations, []);
+});
+
+test("a repeated bid gets its original outcome; a read after a write sees it on every node", () => {
+  const { sim, checker, ask } = harness([1, 2, 3]);
+  assert.ok(accepted(ask(2, create("lamp"))));
+  const first = ask(1, bid("lamp", "ann", "b1", 150));
+  assert.ok(accepted(first));
+  const again = ask(3, bid("lamp", "ann", "b1", 150));
+  assert.ok(again.ok && again.kind === "decided" && again.outcome.ok && again.outcome.duplicate === true);
+  for (const at of [1, 2, 3]) {
+    const read = ask(at, { kind: "read" });
+    assert.ok(read.ok && read.kind === "read");
+    assert.equal(
+      sim.node(at).driver!.node.applied.book.get("lamp")?.price,
+      150,
+      `node ${at} reflects the bid`,
+    );
+  }
+  assert.deepEqual(checker.violations, []);
+});
+
+test("a worker dies: its auctions move to another worker and keep taking bids; nothing acknowledged is lost", () => {
+  const { sim, checker, ask } = harness([1, 2, 3]);
+  assert.ok(accepted(ask(3, create("vase"))));
+  const owner = ownerOf(sim, 3, "vase")!;
+  const other = owner === 1 ? 2 : 1;
+  assert.ok(accepted(ask(other, bid("vase", "ann", "v1", 200))));
+  sim.crash(owner);
+  const crashedAt = sim.nowMs;
+  assert.ok(
+    sim.runUntil(() => ownerOf(sim, 3, "vase") === other, 10_000),
+    "reassigned",
+  );
+  assert.ok(sim.nowMs - crashedAt < 6000, `reassigned after ${sim.nowMs - crashedAt} ms`);
+  assert.ok(accepted(ask(3, bid("vase", "bob", "v2", 250))), "bids go on at the new owner");
+  assert.equal(sim.node(other).driver!.node.applied.book.get("vase")?.bids.length, 2);
+  sim.restart(owner);
+  assert.ok(
+    sim.runUntil(() => sim.node(owner).driver!.node.applied.book.get("vase")?.price === 250, 10_000),
+    "the old owner catches up",
+  );
+  assert.deepEqual(checker.violations, []);
+});
+
+test("the leader dies with bids in flight: they are proposed again and applied once", () => {
+  const { sim, checker, ask } = harness([1, 2, 3]);
+  assert.ok(accepted(ask(1, create("clock"))));
+  const answers = new Map<string, ClientResult>();
+  sim.observe({ responded: (_id, requestId, result) => answers.set(requestId, result) });
+  const owner = ownerOf(sim, 3, "clock")!;
+  for (let k = 0; k < 5; k++) sim.request(owner, `burst-${k}`, bid("clock", `p${k}`, `c${k}`, 200 + 10 * k));
+  sim.crash(3);
+  assert.ok(
+    sim.runUntil(() => answers.size === 5, 15_000),
+    "every bid gets an answer",
+  );
+  const state = sim.node(owner).driver!.node.applied;
+  for (const [requestId, result] of answers) {
+    const k = Number(requestId.split("-")[1]);
+    const definite = result.ok;
+    const present = state.book.get("clock")?.accepted.has(`p${k}\nc${k}`) ?? false;
+    if (accepted(result)) assert.ok(present, `acknowledged bid c${k} is applied`);
+    if (definite) continue;
+    assert.equal(result.reason, "outcome-unknown");
+  }
+  const keys = [...state.book.get("clock")!.accepted.keys()];
+  assert.equal(new Set(keys).size, keys.length, "no bid applied twice");
+  assert.deepEqual(checker.violations, []);
+});
+
+test("an auction closes exactly once at its deadline, on its owner's proposal, with one winner everywhere", () => {
+  const { sim, checker, ask } = harness([1, 2, 3]);
+  const closesAt = sim.nowMs + 3000;
+  assert.ok(accepted(ask(1, create("bell", closesAt))));
+  assert.ok(accepted(ask(2, bid("bell", "ann", "b1", 300))));
+  assert.ok(
+    sim.runUntil(
+      () => [1, 2, 3].every((id) => sim.node(id).driver!.node.applied.book.get("bell")?.phase === "closed"),
+      6000,
+    ),
+  );
+  for (const id of [1, 2, 3]) {
+    const auction = sim.node(id).driver!.node.applied.book.get("bell")!;
+    assert.deepEqual(auction.outcome, { result: "sold", winner: "ann", price: 300, reason: "deadline" });
+    assert.ok(auction.endedAt! >= closesAt, "closed at or after the deadline");
+  }
+  const late = ask(3, bid("bell", "bob", "b2", 400));
+  assert.ok(
+    late.ok && late.kind === "decided" && !late.outcome.ok && late.outcome.reason === "auction-closed",
+  );
+  assert.deepEqual(checker.violations, []);
+});
