@@ -177,6 +177,7 @@ const roleSchemas = [
     requestId: requestIdSchema,
     request: clientRequestSchema,
     hops: z.int().nonnegative().max(peerLimits.forwardHopsMax),
+    minIndex: indexSchema,
   }),
   z.strictObject({
     ...envelope,

@@ -196,15 +196,16 @@ describe("invalid messages", () => {
   });
 
   test("NaN and negative amounts in commands are rejected", () => {
-    for (const amount of [null, -5, 0, 1.5, "120"]) {
+    for (const amount of [120, null, -5, 0, 1.5, "120"]) {
       const message = envelope({
         type: "forward",
         origin: 2,
         requestId: "r",
         request: { kind: "auction", command: { ...bidBody, amount } },
         hops: 0,
+        minIndex: 0,
       } as never);
-      assert.equal(reasonOf(decodeObject(message)), "invalid", String(amount));
+      assert.equal(reasonOf(decodeObject(message)), amount === 120 ? "ok" : "invalid", String(amount));
     }
   });
 

@@ -102,7 +102,14 @@ export function sampleBodies(): MessageBody[] {
     { type: "timeout-now" },
     { type: "join-request", incarnation: "i3", address: "127.0.0.1:7403", httpUrl: "http://127.0.0.1:8083" },
     { type: "join-reply", outcome: "accepted", leaderId: 1, detail: "added as a learner" },
-    { type: "forward", origin: 2, requestId: "r-1", request: { kind: "auction", command: bidBody }, hops: 1 },
+    {
+      type: "forward",
+      origin: 2,
+      requestId: "r-1",
+      request: { kind: "auction", command: bidBody },
+      hops: 1,
+      minIndex: 4,
+    },
     {
       type: "forward-result",
       requestId: "r-1",
