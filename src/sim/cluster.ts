@@ -54,6 +54,8 @@ export class SimNode {
   dying = false;
   /** Once set, the node never starts again. */
   retired = false;
+  /** This node's own configuration changes (e.g. `expect` for nodes meant to join, not bootstrap). */
+  overrides: Partial<Config> = {};
   readonly storage: MemoryStorage;
 
   constructor(readonly id: NodeId) {
@@ -106,10 +108,11 @@ export class SimCluster {
 
   // ------------------------------------------------------------- nodes
 
-  /** Adds a fresh node and starts it. */
-  addNode(id: NodeId): SimNode {
+  /** Adds a fresh node and starts it; `overrides` change its configuration only. */
+  addNode(id: NodeId, overrides: Partial<Config> = {}): SimNode {
     assert(!this.nodes.has(id), "node ids are unique in a simulation");
     const node = new SimNode(id);
+    node.overrides = overrides;
     this.nodes.set(id, node);
     this.start(node);
     return node;
@@ -131,7 +134,7 @@ export class SimCluster {
     const random = new SeededRandom(this.random.int(2 ** 31));
     node.driver = new NodeDriver(
       {
-        config: this.options.config,
+        config: { ...this.options.config, ...node.overrides },
         identity: { nodeId: id, incarnation: `n${id}-i${node.incarnations}` },
         address: `sim:${id}`,
         httpUrl: `http://sim-${id}`,

@@ -48,6 +48,8 @@ export function simConfig(nodes: number): Config {
 }
 
 const livenessWindowMs = 60_000;
+/** An `expect` no set of fresh nodes reaches: such a node only ever joins an existing cluster. */
+const joinOnly = 1000;
 const notable = new Set<NodeEvent["type"]>([
   "bootstrapped",
   "joined",
@@ -106,7 +108,7 @@ export function runSeed(options: SeedOptions): SeedResult {
 
   for (let id = 1; id <= nodeCount; id++) cluster.addNode(id);
   workload.start(40);
-  const nemesis = new Nemesis(cluster, random);
+  const nemesis = new Nemesis(cluster, random, workload);
   nemesis.start();
   const safe = (): boolean => checker.violations.length === 0;
   try {
@@ -218,6 +220,7 @@ class Nemesis {
   constructor(
     private readonly cluster: SimCluster,
     private readonly random: SeededRandom,
+    private readonly workload: Workload,
   ) {}
 
   start(): void {
@@ -330,10 +333,11 @@ class Nemesis {
     for (const node of this.cluster.nodes.values()) if (!node.running) this.cluster.restart(node.id);
   }
 
+  /** A node that an operator adds to the running cluster: it joins, and never bootstraps another. */
   private addNode(ids: NodeId[]): void {
     if (this.added >= 2) return;
     this.added += 1;
-    this.cluster.addNode(Math.max(...ids) + 1);
+    this.cluster.addNode(Math.max(...ids) + 1, { expect: joinOnly });
   }
 
   /** Deletes a voter's data (at most one permanent fault per run, and only with three voters or more). */
@@ -341,6 +345,9 @@ class Nemesis {
     const victim = this.permanentVictim(running, leader, 3);
     if (victim === undefined) return;
     this.cluster.wipe(victim);
+    this.cluster.node(victim).overrides = { expect: joinOnly };
+    // As an operator would: remove the old member, so the wiped node can join under its id.
+    this.workload.operate({ kind: "remove-member", id: victim });
     this.cluster.at(
       this.cluster.nowMs + 500 + this.random.int(3000),
       () => this.active && this.cluster.restart(victim),

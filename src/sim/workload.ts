@@ -60,9 +60,17 @@ export class Workload {
     return this.acceptedBids.values();
   }
 
+  /** An operator's request, sent like any client's and retried until it gets a definite answer. */
+  operate(request: ClientRequest): void {
+    this.send(request);
+  }
+
   private issue(): void {
     const request = this.pickRequest();
-    if (request === null) return;
+    if (request !== null) this.send(request);
+  }
+
+  private send(request: ClientRequest): void {
     const operation: Operation = {
       id: `op${this.nextId++}`,
       request,

@@ -185,7 +185,7 @@ test("a flapping link to the leader causes no election storm", () => {
   assert.deepEqual(checker.violations, []);
 });
 
-test("a wiped node is refused under its old id until the dead member is removed, then rejoins", () => {
+test("a wiped node is refused under its old id until an operator removes the old member, then rejoins", () => {
   const { sim, checker, events } = cluster({ expect: 3, deadMemberTimeoutMs: 20_000 });
   start(sim, [1, 2, 3]);
   assert.ok(sim.runUntil(settledUnder(sim, 3), 10_000));
@@ -196,9 +196,30 @@ test("a wiped node is refused under its old id until the dead member is removed,
   );
   assert.match(status(sim, 1).joinRefusal ?? "", /another incarnation/);
   assert.equal(status(sim, 1).clusterId, null, "it never poses as the old member");
-  assert.ok(sim.runUntil(() => events.some(([, event]) => event.type === "member-removed"), 30_000));
+  sim.runFor(30_000);
+  assert.equal(
+    events.some(([, event]) => event.type === "member-removed"),
+    false,
+    "with three voters the leader does not shrink the cluster on its own",
+  );
+  sim.request(2, "remove-old-1", { kind: "remove-member", id: 1 });
   assert.ok(sim.runUntil(settledUnder(sim, 3), 20_000), "it rejoins as a new member");
   assert.equal(status(sim, 1).incarnation, "n1-i2");
+  assert.deepEqual(checker.violations, []);
+});
+
+test("a voter dead for longer than the timeout is removed when three voters remain", () => {
+  const { sim, checker, events } = cluster({ expect: 4, deadMemberTimeoutMs: 20_000 });
+  start(sim, [1, 2, 3, 4]);
+  assert.ok(sim.runUntil(settledUnder(sim, 4), 10_000));
+  sim.retire(2);
+  const stoppedAt = sim.nowMs;
+  assert.ok(sim.runUntil(() => events.some(([, event]) => event.type === "member-removed"), 40_000));
+  assert.ok(sim.nowMs - stoppedAt >= 20_000, "not before the timeout");
+  assert.deepEqual(
+    status(sim, 4).members.map((item) => item.id),
+    [1, 3, 4],
+  );
   assert.deepEqual(checker.violations, []);
 });
 

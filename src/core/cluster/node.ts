@@ -1405,9 +1405,9 @@ export class ClusterNode {
     for (const member of config.members) {
       if (member.id === this.id) continue;
       const heardMs = this.memberLastHeardMs.get(member.id) ?? this.nowMs;
-      if (this.nowMs - heardMs > this.config.deadMemberTimeoutMs) {
-        return withMembers(config.members.filter((item) => item.id !== member.id));
-      }
+      if (this.nowMs - heardMs <= this.config.deadMemberTimeoutMs) continue;
+      const rest = config.members.filter((item) => item.id !== member.id);
+      if (this.safeToRemove(member, rest)) return withMembers(rest);
     }
     for (const member of config.members) {
       const progress = this.progress.get(member.id);
@@ -1420,6 +1420,23 @@ export class ClusterNode {
           config.members.map((item) => (item.id === member.id ? { ...item, voter: true } : item)),
         );
     }
+  }
+
+  /**
+   * Removing a dead member on our own must not cost availability: a learner may always go; a voter
+   * only if at least three voters remain and a majority of them answered within an election
+   * timeout. (Shrinking to two voters would leave the cluster stuck on the next failure, where
+   * keeping the dead voter lets it recover when that voter returns; an operator can still remove it.)
+   */
+  private safeToRemove(member: Member, rest: Member[]): boolean {
+    if (!member.voter) return true;
+    const voters = rest.filter((item) => item.voter).map((item) => item.id);
+    if (voters.length < 3) return false;
+    const since = this.nowMs - this.config.electionTimeoutMs;
+    return hasMajority(
+      voters,
+      (id) => id === this.id || (this.progress.get(id)?.lastAckMs ?? -Infinity) >= since,
+    );
   }
 
   private proposeConfig(config: ClusterConfig): void {

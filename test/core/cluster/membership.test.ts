@@ -206,13 +206,13 @@ test("beacons of another cluster with the same name are reported once, never mer
 });
 
 test("the leader promotes a caught-up learner, then removes a member dead for too long", () => {
-  const entries = [configEntry(1, 1, votersConfig([1, 3], [2]))];
-  const leader = member({ id: 3, entries, config: { electionJitterMs: 0, deadMemberTimeoutMs: 5000 } });
-  let nowMs = elect(leader, [1]);
+  const entries = [configEntry(1, 1, votersConfig([1, 3, 4], [2]))];
+  const leader = member({ id: 4, entries, config: { electionJitterMs: 0, deadMemberTimeoutMs: 5000 } });
+  let nowMs = elect(leader, [1, 3]);
   const ack = (from: number) =>
     leader.step({
       type: "message",
-      message: message(from, 3, leader.status().term, {
+      message: message(from, 4, leader.status().term, {
         type: "append-reply",
         success: true,
         matchIndex: leader.status().lastIndex,
@@ -223,19 +223,44 @@ test("the leader promotes a caught-up learner, then removes a member dead for to
         readSeq: 0,
       }),
     });
-  ack(1);
-  ack(2);
+  for (const id of [1, 2, 3]) ack(id);
   leader.step({ type: "tick", nowMs: (nowMs += 10) });
   assert.equal(leader.status().members.find((item) => item.id === 2)?.voter, true, "2 is promoted");
-  ack(1);
-  ack(2);
+  for (const id of [1, 2, 3]) ack(id);
   while (leader.status().members.some((item) => item.id === 2) && nowMs < 20_000) {
     leader.step({ type: "tick", nowMs: (nowMs += 100) });
     ack(1);
+    ack(3);
+  }
+  assert.ok(nowMs >= 5000, "not before the timeout");
+  assert.deepEqual(
+    leader.status().members.map((item) => item.id),
+    [1, 3, 4],
+    "2, silent for longer than the timeout, was removed; three voters remain",
+  );
+});
+
+test("the leader does not remove a dead voter on its own when fewer than three voters would remain", () => {
+  const leader = member({ id: 3, config: { electionJitterMs: 0, deadMemberTimeoutMs: 1000 } });
+  let nowMs = elect(leader, [1]);
+  for (let k = 0; k < 100; k++) {
+    leader.step({ type: "tick", nowMs: (nowMs += 100) });
+    leader.step({
+      type: "message",
+      message: message(1, 3, leader.status().term, {
+        type: "append-reply",
+        success: true,
+        matchIndex: leader.status().lastIndex,
+        rejectedIndex: 0,
+        hintIndex: 0,
+        echoTimeMs: nowMs,
+        followerTimeMs: nowMs,
+        readSeq: 0,
+      }),
+    });
   }
   assert.deepEqual(
     leader.status().members.map((item) => item.id),
-    [1, 3],
-    "2, silent for longer than the timeout, was removed",
+    [1, 2, 3],
   );
 });
