@@ -117,14 +117,12 @@ export class TcpTransport implements PeerEndpoint {
     if (this.closing !== null) return this.drop("closed", 1, "self");
     if (address === undefined)
       return this.drop("no-address", 1, `node ${message.to}`, { to: message.to, type: message.type });
-    const link = this.linkFor(address);
-    if (link === null) return;
     const body = encodeMessage(message);
     if (body.byteLength > this.settings.frameBytesMax) {
       const context = { to: message.to, type: message.type, bytes: body.byteLength };
       return this.drop("oversized", 1, "self", { ...context, frameBytesMax: this.settings.frameBytesMax });
     }
-    link.send(encodeFrame(body));
+    this.linkFor(address)?.send(encodeFrame(body));
   }
 
   /** Counters since start; a fresh copy. */
