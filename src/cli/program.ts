@@ -2,6 +2,7 @@
 // the requested part; this layer is the only one that reads process.argv and process.env.
 import { Command } from "commander";
 import { createRequire } from "node:module";
+import { nodeCommand } from "./node-command.js";
 
 const require = createRequire(import.meta.url);
 const { version } = require("../../../package.json") as { version: string };
@@ -17,5 +18,6 @@ export function buildProgram(): Command {
     .version(version, "-v, --version", "print the version")
     .showHelpAfterError("(run gavel --help for usage)")
     .helpCommand(true);
+  program.addCommand(nodeCommand());
   return program;
 }

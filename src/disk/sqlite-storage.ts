@@ -95,7 +95,7 @@ export function openDataDir(options: DataDirOptions): OpenedDataDir {
 /** Storage over one SQLite connection; obtain it from openDataDir, which checks the data dir first. */
 export class SqliteStorage implements Storage {
   private readonly statements: Statements;
-  private readonly applyInTransaction: (change: PersistEffect) => void;
+  private readonly applyInTransaction: (changes: readonly PersistEffect[]) => void;
 
   constructor(
     private readonly db: Database.Database,
@@ -105,7 +105,9 @@ export class SqliteStorage implements Storage {
   ) {
     this.statements = prepareStatements(db);
     const statements = this.statements;
-    this.applyInTransaction = db.transaction((change: PersistEffect) => applyChange(statements, change));
+    this.applyInTransaction = db.transaction((changes: readonly PersistEffect[]) => {
+      for (const change of changes) applyChange(statements, change);
+    });
   }
 
   /** Everything saved so far, or null when nothing but the identity was ever saved (a fresh node). */
@@ -130,9 +132,15 @@ export class SqliteStorage implements Storage {
    * which the node must treat as fatal.
    */
   save(change: PersistEffect): void {
+    this.saveAll([change]);
+  }
+
+  /** Applies `changes` in order, in one transaction with one fsync: the node's batch of steps. */
+  saveAll(changes: readonly PersistEffect[]): void {
+    if (changes.length === 0) return;
     const startMs = performance.now();
     try {
-      this.applyInTransaction(change);
+      this.applyInTransaction(changes);
     } catch (error) {
       if (!(error instanceof Database.SqliteError)) throw error;
       throw new DataDirWriteError(this.file, `${error.code}: ${error.message}`, { cause: error });

@@ -4,11 +4,18 @@
 // dropped and counted, and never crashes or stalls the node. `send` never blocks and never throws.
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
-import type { Message } from "../core/cluster/types.js";
+import type { Beacon, Message } from "../core/cluster/types.js";
 import type { Logger } from "../node/logger.js";
 import { silentLogger } from "../node/logger.js";
 import { formatAddress, isWildcard, parseAddress } from "./address.js";
-import { decodeMessage, encodeMessage, encodeVersionNotice, PROTOCOL_VERSION } from "./envelope.js";
+import {
+  decodeBeacon,
+  decodeMessage,
+  encodeBeacon,
+  encodeMessage,
+  encodeVersionNotice,
+  PROTOCOL_VERSION,
+} from "./envelope.js";
 import { BindError, WildcardAddressError } from "./errors.js";
 import { DEFAULT_FRAME_BYTES_MAX, encodeFrame, FrameDecoder } from "./frame.js";
 import { LogLimiter } from "./log-limit.js";
@@ -24,6 +31,8 @@ export interface TcpTransportOptions {
   port?: number;
   /** Receives every valid inbound message, in the order each connection delivered them. */
   onMessage: (message: Message) => void;
+  /** Receives beacons that static peers send over TCP (where broadcast does not reach). */
+  onBeacon?: (beacon: Beacon) => void;
   logger?: Logger;
   /** Largest frame body, in bytes, either way. Default 16 MiB. */
   frameBytesMax?: number;
@@ -65,7 +74,7 @@ export const tcpTransportDefaults = {
   peersMax: 256,
 } as const;
 
-type Settings = Required<Omit<TcpTransportOptions, "onMessage">>;
+type Settings = Required<Omit<TcpTransportOptions, "onMessage" | "onBeacon">>;
 
 /** How long a refused peer has to read our version notice before its connection is destroyed. */
 const REFUSAL_GRACE_MS = 1000;
@@ -82,8 +91,9 @@ export class TcpTransport implements PeerEndpoint {
   private closing: Promise<void> | null = null;
 
   private constructor(
-    settings: Omit<TcpTransportOptions, "onMessage">,
+    settings: Omit<TcpTransportOptions, "onMessage" | "onBeacon">,
     private readonly onMessage: (message: Message) => void,
+    private readonly onBeacon: ((beacon: Beacon) => void) | undefined,
   ) {
     this.settings = {
       ...tcpTransportDefaults,
@@ -96,8 +106,8 @@ export class TcpTransport implements PeerEndpoint {
 
   /** Starts listening; resolves once bound. Rejects with BindError or WildcardAddressError. */
   static async start(options: TcpTransportOptions): Promise<TcpTransport> {
-    const { onMessage, ...settings } = options;
-    const transport = new TcpTransport(settings, onMessage);
+    const { onMessage, onBeacon, ...settings } = options;
+    const transport = new TcpTransport(settings, onMessage, onBeacon);
     await transport.listen();
     return transport;
   }
@@ -123,6 +133,12 @@ export class TcpTransport implements PeerEndpoint {
       return this.drop("oversized", 1, "self", { ...context, frameBytesMax: this.settings.frameBytesMax });
     }
     this.linkFor(address)?.send(encodeFrame(body));
+  }
+
+  /** Sends `beacon` to the node at `address` over its peer link (static peers), best effort. */
+  sendBeacon(beacon: Beacon, address: string): void {
+    if (this.closing !== null) return this.drop("closed", 1, "self");
+    this.linkFor(address)?.send(encodeFrame(encodeBeacon(beacon)));
   }
 
   /** Counters since start; a fresh copy. */
@@ -206,6 +222,13 @@ export class TcpTransport implements PeerEndpoint {
       this.counts.delivered++;
       this.onMessage(decoded.value);
       return true;
+    }
+    if (decoded.reason === "malformed" && this.onBeacon !== undefined) {
+      const beacon = decodeBeacon(frame);
+      if (beacon.ok) {
+        this.onBeacon(beacon.value);
+        return true;
+      }
     }
     this.drop(decoded.reason, 1, socket.remoteAddress ?? "?", {
       from: remote(socket),

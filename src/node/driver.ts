@@ -61,15 +61,26 @@ export class NodeDriver {
   }
 
   private run(input: Input): void {
-    this.execute(this.node.step(input));
+    this.deliver([input]);
   }
 
-  /** Carries out effects in order; the core puts the one persist effect of a step first. */
-  execute(effects: Effect[]): void {
+  /**
+   * Steps the core through every input, then carries out all their effects: first every persist,
+   * saved together atomically (one fsync for the whole batch), then the rest in order. Saving
+   * earlier than needed is always safe; nothing leaves before what it depends on is on disk.
+   */
+  deliver(inputs: readonly Input[]): void {
+    const effects: Effect[] = [];
+    for (const input of inputs) for (const effect of this.node.step(input)) effects.push(effect);
+    this.execute(effects);
+  }
+
+  private execute(effects: Effect[]): void {
+    const persists = effects.filter((effect) => effect.type === "persist");
+    if (persists.length > 0) this.ports.storage.saveAll(persists);
     for (const effect of effects) {
       switch (effect.type) {
         case "persist":
-          this.ports.storage.save(effect);
           break;
         case "send":
           this.ports.transport.send(effect.message, this.node.peerAddress(effect.message.to));

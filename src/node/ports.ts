@@ -5,10 +5,12 @@ import type { Beacon, Message, PersistEffect, PersistedState } from "../core/clu
 
 export type { Random } from "../core/random.js";
 
-/** Durable state. `save` returns only once the change is on disk (synchronous by design). */
+/** Durable state. Saves return only once the change is on disk (synchronous by design). */
 export interface Storage {
   load(): PersistedState | null;
   save(change: PersistEffect): void;
+  /** Applies several changes in order, atomically: all or none are on disk afterwards. */
+  saveAll(changes: readonly PersistEffect[]): void;
 }
 
 /** Node-to-node messages (TCP in the real node). Best effort: may drop, never blocks. */

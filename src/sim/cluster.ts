@@ -148,6 +148,10 @@ export class SimCluster {
             node.storage.save(change);
             if (this.pendingCrash === id) node.dying = true;
           },
+          saveAll: (changes) => {
+            node.storage.saveAll(changes);
+            if (this.pendingCrash === id) node.dying = true;
+          },
         },
         transport: { send: (message) => !node.dying && this.send(message) },
         discovery: { broadcast: (beacon) => !node.dying && this.broadcast(beacon) },

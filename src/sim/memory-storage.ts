@@ -15,6 +15,11 @@ export class MemoryStorage implements Storage {
     return this.state === null ? null : structuredClone(this.state);
   }
 
+  saveAll(changes: readonly PersistEffect[]): void {
+    // A crash cannot strike in the middle of a synchronous call: this is as atomic as SQLite's transaction.
+    for (const change of changes) this.save(change);
+  }
+
   save(change: PersistEffect): void {
     this.saves++;
     const state = (this.state ??= {

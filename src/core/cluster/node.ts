@@ -82,6 +82,12 @@ export interface NodeStatus {
   /** Why this node's last request to join was refused; null if it was not. */
   joinRefusal: string | null;
   members: Member[];
+  /** When this node last heard from each node (beacons, answers to its appends, its leader's appends). */
+  lastHeardMs: Record<NodeId, number>;
+  /** This node's clock when the status was taken. */
+  nowMs: number;
+  /** A node heard within this long counts as alive. */
+  aliveWithinMs: number;
 }
 
 interface HeardCluster {
@@ -277,7 +283,19 @@ export class ClusterNode {
       conflictingClusters: [...this.conflicts].map(([clusterId, nodeId]) => ({ clusterId, nodeId })),
       joinRefusal: this.joinRefusal,
       members: this.latestConfig().members,
+      lastHeardMs: this.lastHeard(),
+      nowMs: this.nowMs,
+      aliveWithinMs: 2 * this.config.beaconIntervalMs + this.config.heartbeatIntervalMs,
     };
+  }
+
+  private lastHeard(): Record<NodeId, number> {
+    const heard: Record<NodeId, number> = {};
+    const note = (id: NodeId, atMs: number) => (heard[id] = Math.max(heard[id] ?? -Infinity, atMs));
+    for (const [id, peer] of this.peers) note(id, peer.heardMs);
+    for (const progress of this.progress.values()) note(progress.id, progress.lastAckMs);
+    if (this.leaderId !== null && this.leaderId !== this.id) note(this.leaderId, this.lastLeaderContactMs);
+    return heard;
   }
 
   /** The replicated state as applied on this node (read-only for callers). */
@@ -285,9 +303,10 @@ export class ClusterNode {
     return this.state;
   }
 
-  /** Where to reach `id`: its address in the configuration, or from its last beacon. */
+  /** Where to reach `id`: the address in its last beacon, else the one in the configuration. */
   peerAddress(id: NodeId): string | undefined {
-    return this.member(id)?.address ?? this.peers.get(id)?.address;
+    // A beacon is fresher than the configuration: a node may come back on another port.
+    return this.peers.get(id)?.address ?? this.member(id)?.address;
   }
 
   /** A copy of entry `index` if this node still holds it (for checkers and tests). */
@@ -488,7 +507,10 @@ export class ClusterNode {
   private onBeacon(beacon: Beacon): void {
     if (beacon.clusterName !== this.config.clusterName || beacon.nodeId === this.id) return;
     const { address, httpUrl, incarnation } = beacon;
+    this.peers.delete(beacon.nodeId);
     this.peers.set(beacon.nodeId, { address, httpUrl, incarnation, heardMs: this.nowMs });
+    // Bounded: forget the node heard longest ago (a flood of spoofed beacons cannot grow this).
+    if (this.peers.size > 4 * this.config.membersMax) this.peers.delete(this.peers.keys().next().value!);
     if (beacon.clusterId === null) {
       this.freshHeard.set(beacon.nodeId, this.nowMs);
     } else if (this.clusterId === null) {

@@ -108,8 +108,11 @@ class OverlayMap<K, V> extends Map<K, V> {
 export class Roles {
   // Insertion order is deadline order: requests are added with now + a constant timeout.
   private readonly pending = new Map<string, Pending>();
-  /** Local reads confirmed by the leader, waiting for this node to apply up to their index. */
-  private readonly waitingReads = new Map<string, LogIndex>();
+  /**
+   * Answers held back until this node has applied up to their index: reads confirmed by the leader,
+   * and writes applied elsewhere (so a client reads its own writes on the node it asked).
+   */
+  private readonly waitingApply = new Map<string, { index: LogIndex; result: ClientResult }>();
   /** Leader: entries it appended for a waiter, by index. */
   private readonly awaitingIndex = new Map<LogIndex, Waiter>();
   private readonly removals = new Map<NodeId, Waiter>();
@@ -201,11 +204,12 @@ export class Roles {
     this.settle(waiter.requestId, result);
   }
 
-  /** Answers a local client, except a read, which waits until this node has caught up. */
+  /** Answers a local client once this node has applied what the answer rests on. */
   private settle(requestId: string, result: ClientResult): void {
     if (!this.pending.has(requestId)) return; // answered already, or timed out
-    if (result.ok && result.kind === "read" && this.raft.state().appliedIndex < result.index) {
-      this.waitingReads.set(requestId, result.index);
+    const index = result.ok && result.kind !== "decided" ? result.index : 0;
+    if (index > this.raft.state().appliedIndex) {
+      this.waitingApply.set(requestId, { index, result });
       return;
     }
     this.pending.delete(requestId);
@@ -577,12 +581,12 @@ export class Roles {
   }
 
   private answerReads(): void {
-    if (this.waitingReads.size === 0) return;
+    if (this.waitingApply.size === 0) return;
     const applied = this.raft.state().appliedIndex;
-    for (const [requestId, index] of this.waitingReads) {
-      if (index > applied) continue;
-      this.waitingReads.delete(requestId);
-      this.settle(requestId, { ok: true, kind: "read", index });
+    for (const [requestId, waiting] of this.waitingApply) {
+      if (waiting.index > applied) continue;
+      this.waitingApply.delete(requestId);
+      this.settle(requestId, waiting.result);
     }
   }
 
@@ -590,7 +594,7 @@ export class Roles {
     for (const [requestId, pending] of this.pending) {
       if (nowMs < pending.deadlineMs) break;
       this.pending.delete(requestId);
-      this.waitingReads.delete(requestId);
+      this.waitingApply.delete(requestId);
       const write = pending.request.kind !== "read";
       const result = write
         ? failure(

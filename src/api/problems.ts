@@ -1,0 +1,83 @@
+// Errors as application/problem+json (RFC 9457): a stable `code` that programs can rely on and a
+// human `detail`. Engine rejection reasons and cluster failures map to HTTP statuses here, in one
+// table, so that every endpoint answers the same way.
+import type { RejectionReason } from "../core/auction/types.js";
+import type { ClientFailure } from "../core/cluster/types.js";
+
+export interface Problem {
+  status: number;
+  code: string;
+  title: string;
+  detail: string;
+  /** Seconds, for 503. */
+  retryAfterS?: number;
+}
+
+const engineStatus: Record<RejectionReason, number> = {
+  "invalid-command": 400,
+  "invalid-amount": 400,
+  "invalid-auction": 400,
+  "unknown-auction": 404,
+  "own-auction": 403,
+  "not-seller": 403,
+  "below-minimum": 409,
+  "not-open": 409,
+  "has-bids": 409,
+  "auction-exists": 409,
+  "too-many-bids": 409,
+  "too-many-auctions": 503,
+  "close-too-early": 409,
+  "auction-closed": 410,
+  "auction-cancelled": 410,
+  "bid-id-reused": 422,
+};
+
+const titles: Record<string, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  410: "Gone",
+  413: "Payload Too Large",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+export function problem(status: number, code: string, detail: string, retryAfterS?: number): Problem {
+  const result: Problem = { status, code, title: titles[status] ?? "Error", detail };
+  if (retryAfterS !== undefined) result.retryAfterS = retryAfterS;
+  return result;
+}
+
+/** A rule of the auction engine said no. */
+export function engineProblem(reason: RejectionReason, message: string): Problem {
+  const status = engineStatus[reason];
+  return problem(status, reason, message, status === 503 ? 1 : undefined);
+}
+
+/** The cluster could not give a definite answer. */
+export function clusterProblem(reason: ClientFailure, detail: string): Problem {
+  switch (reason) {
+    case "unavailable":
+      return problem(503, "unavailable", detail, 1);
+    case "outcome-unknown":
+      return problem(504, "outcome-unknown", `${detail}; retry with the same bidId`);
+    case "invalid":
+      return problem(400, "invalid-request", detail);
+  }
+}
+
+/** The JSON body of a problem response. */
+export function problemBody(problem: Problem): Record<string, unknown> {
+  return {
+    type: "about:blank",
+    title: problem.title,
+    status: problem.status,
+    code: problem.code,
+    detail: problem.detail,
+  };
+}

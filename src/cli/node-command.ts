@@ -1,0 +1,165 @@
+// `gavel node`: flags (each also an environment variable GAVEL_<NAME>) merged over the defaults,
+// validated, then one node started: its data dir, peer and discovery sockets, and the HTTP API.
+// Stops cleanly on SIGINT/SIGTERM; a problem at start is one clear line and exit code 1.
+import { Command, InvalidArgumentError, Option } from "commander";
+import path from "node:path";
+import { defaultConfig } from "../core/config.js";
+import type { NodeId } from "../core/cluster/types.js";
+import { HttpApi } from "../api/http-api.js";
+import { GavelNode } from "../node/gavel-node.js";
+import { createLogger } from "../node/logger.js";
+import { parseAddress } from "../net/address.js";
+
+export interface NodeFlags {
+  id?: NodeId;
+  host: string;
+  port: number;
+  httpPort: number;
+  discoveryPort: number;
+  cluster: string;
+  dataDir?: string;
+  expect: number;
+  peers: string[];
+  logLevel: string;
+}
+
+function integer(min: number, max: number, what: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}`);
+    }
+    return parsed;
+  };
+}
+
+function peerList(value: string): string[] {
+  const peers = value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+  for (const peer of peers) {
+    const parsed = parseAddress(peer);
+    if (!parsed.ok) throw new InvalidArgumentError(`${peer}: ${parsed.error.message}`);
+  }
+  return peers;
+}
+
+const port = (what: string) => integer(0, 65_535, what);
+
+/** The `node` subcommand. */
+export function nodeCommand(): Command {
+  return new Command("node")
+    .description(
+      "run one gavel node (a second one on this machine: gavel node --id 2 --port 7402 --http-port 8082)",
+    )
+    .addOption(
+      new Option(
+        "--id <n>",
+        "this node's id, a positive integer; the highest live id leads (default: generated once and kept in the data dir)",
+      )
+        .env("GAVEL_ID")
+        .argParser(integer(1, Number.MAX_SAFE_INTEGER, "--id")),
+    )
+    .addOption(
+      new Option("--host <address>", "IPv4 address to bind and announce")
+        .env("GAVEL_HOST")
+        .default("127.0.0.1"),
+    )
+    .addOption(
+      new Option("--port <n>", "TCP port for the other nodes")
+        .env("GAVEL_PORT")
+        .default(7401)
+        .argParser(port("--port")),
+    )
+    .addOption(
+      new Option("--http-port <n>", "TCP port of the client API and web page")
+        .env("GAVEL_HTTP_PORT")
+        .default(8080)
+        .argParser(port("--http-port")),
+    )
+    .addOption(
+      new Option("--discovery-port <n>", "UDP port for discovery beacons, shared by every node on one host")
+        .env("GAVEL_DISCOVERY_PORT")
+        .default(7400)
+        .argParser(port("--discovery-port")),
+    )
+    .addOption(
+      new Option("--cluster <name>", "name of the cluster to find or form")
+        .env("GAVEL_CLUSTER")
+        .default("gavel"),
+    )
+    .addOption(
+      new Option("--data-dir <path>", "where the node keeps its data (default: ./.gavel/node-<port>)").env(
+        "GAVEL_DATA_DIR",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--expect <n>",
+        "how many fresh nodes must hear each other before the highest-id one forms a cluster",
+      )
+        .env("GAVEL_EXPECT")
+        .default(1)
+        .argParser(integer(1, 1000, "--expect")),
+    )
+    .addOption(
+      new Option(
+        "--peers <host:port,...>",
+        "static peers (their --port) to send beacons to where broadcast does not reach",
+      )
+        .env("GAVEL_PEERS")
+        .default([])
+        .argParser(peerList),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .env("GAVEL_LOG_LEVEL")
+        .default("info")
+        .choices(["debug", "info", "warn", "error"]),
+    )
+    .action(async (flags: NodeFlags) => {
+      await runNode(flags);
+    });
+}
+
+/** Starts a node from flags and keeps it running until a signal. */
+export async function runNode(flags: NodeFlags): Promise<void> {
+  const logger = createLogger(flags.logLevel);
+  const config = { ...defaultConfig(), clusterName: flags.cluster, expect: flags.expect };
+  const dataDir = path.resolve(flags.dataDir ?? path.join(".gavel", `node-${flags.port}`));
+  let node: GavelNode | null = null;
+  let api: HttpApi | null = null;
+  try {
+    api = await HttpApi.start(() => node, { host: flags.host, port: flags.httpPort, logger });
+    node = await GavelNode.start({
+      nodeId: flags.id,
+      host: flags.host,
+      port: flags.port,
+      httpUrl: api.url,
+      discoveryPort: flags.discoveryPort,
+      dataDir,
+      peers: flags.peers,
+      config,
+      logger,
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error({ err: error }, `could not start: ${message}`);
+    process.stderr.write(`gavel node: could not start: ${message}\n`);
+    await api?.close();
+    process.exitCode = 1;
+    return;
+  }
+  process.stderr.write(
+    `gavel node ${node.id}: peers at ${node.address}, API at ${api.url}, data in ${dataDir}\n`,
+  );
+  const stop = async (signal: string) => {
+    logger.info({ signal }, "stopping");
+    await api?.close();
+    await node?.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+}

@@ -1,0 +1,215 @@
+// One gavel node process: the data dir, the TCP peer transport, UDP discovery and the driver,
+// ticking the core on the real clock and feeding it everything that arrives. Inputs that arrive
+// in the same turn of the event loop are stepped together, so their writes share one fsync.
+import { randomBytes } from "node:crypto";
+import { validateConfig } from "../core/config.js";
+import type { Config } from "../core/config.js";
+import { SeededRandom } from "../core/random.js";
+import type { NodeStatus } from "../core/cluster/node.js";
+import type { ClusterState } from "../core/cluster/state.js";
+import type { ClientRequest, ClientResult, Input, NodeEvent, NodeId } from "../core/cluster/types.js";
+import { openDataDir } from "../disk/sqlite-storage.js";
+import type { SqliteStorage } from "../disk/sqlite-storage.js";
+import { TcpTransport } from "../net/tcp-transport.js";
+import { UdpDiscovery } from "../net/udp-discovery.js";
+import { BeaconRelay } from "../net/static-peers.js";
+import { NodeDriver } from "./driver.js";
+import type { DriverListener } from "./driver.js";
+import type { Logger } from "./logger.js";
+
+export interface NodeProcessOptions {
+  /** This node's id; when absent, the one in the data dir, or a new random one. */
+  nodeId?: NodeId;
+  host: string;
+  /** TCP port for peers (0 picks a free one). */
+  port: number;
+  /** The client API's base URL, announced to peers (the HTTP server is started by the caller). */
+  httpUrl: string;
+  discoveryPort: number;
+  dataDir: string;
+  /** Static peers (host:port of their peer port), sent beacons over TCP where broadcast does not reach. */
+  peers?: readonly string[];
+  /** Protocol settings; clusterName and expect among them. */
+  config: Config;
+  logger: Logger;
+}
+
+/** Listens to what the node does; every hook is optional. */
+export type NodeListener = Pick<DriverListener, "applied">;
+
+export class GavelNode {
+  private readonly driver: NodeDriver;
+  private queue: Input[] = [];
+  private flushScheduled = false;
+  private readonly ticker: NodeJS.Timeout;
+  private readonly waiting = new Map<string, (result: ClientResult) => void>();
+  private readonly listeners: NodeListener[] = [];
+  private requestCounter = 0;
+  private stopped = false;
+
+  private constructor(
+    readonly config: Readonly<Config>,
+    private readonly storage: SqliteStorage,
+    private readonly transport: TcpTransport,
+    private readonly discovery: UdpDiscovery,
+    relay: BeaconRelay,
+    readonly logger: Logger,
+    options: NodeProcessOptions,
+    identity: { nodeId: NodeId; incarnation: string },
+  ) {
+    this.driver = new NodeDriver(
+      {
+        config,
+        identity,
+        address: transport.address,
+        httpUrl: options.httpUrl,
+        random: new SeededRandom(randomBytes(4).readUInt32LE(0)),
+      },
+      { storage, transport, discovery: relay, clock: { nowMs: () => Date.now() } },
+      {
+        applied: (entry, result) => {
+          for (const listener of this.listeners) listener.applied?.(entry, result);
+        },
+        responded: (requestId, result) => this.settle(requestId, result),
+        event: (event) => this.log(event),
+      },
+    );
+    this.ticker = setInterval(() => this.enqueue({ type: "tick", nowMs: Date.now() }), config.tickIntervalMs);
+    this.enqueue({ type: "tick", nowMs: Date.now() });
+  }
+
+  /** Opens the data dir and the sockets, then starts the node. Throws a coded error if one cannot be opened. */
+  static async start(options: NodeProcessOptions): Promise<GavelNode> {
+    const config = validateConfig(options.config);
+    const { storage, identity, created } = openDataDir({
+      dir: options.dataDir,
+      clusterName: config.clusterName,
+      nodeId: options.nodeId,
+    });
+    const logger = options.logger.child({ node: identity.nodeId });
+    let node: GavelNode | null = null;
+    let relay: BeaconRelay | null = null;
+    const deliver = (input: Input) => node?.enqueue(input);
+    try {
+      const transport = await TcpTransport.start({
+        host: options.host,
+        port: options.port,
+        logger,
+        onMessage: (message) => deliver({ type: "message", message }),
+        onBeacon: (beacon) => {
+          relay?.heard(beacon);
+          deliver({ type: "beacon", beacon });
+        },
+      });
+      const udp = await UdpDiscovery.start({
+        host: options.host,
+        discoveryPort: options.discoveryPort,
+        logger,
+        onBeacon: (beacon) => deliver({ type: "beacon", beacon }),
+      });
+      relay = new BeaconRelay(udp, transport, options.peers ?? []);
+      node = new GavelNode(config, storage, transport, udp, relay, logger, options, identity);
+      logger.info(
+        {
+          dataDir: options.dataDir,
+          created,
+          address: transport.address,
+          broadcast: udp.broadcastAddress,
+          peers: options.peers,
+        },
+        "node started",
+      );
+      return node;
+    } catch (error) {
+      storage.close();
+      throw error;
+    }
+  }
+
+  get id(): NodeId {
+    return this.driver.node.id;
+  }
+
+  get address(): string {
+    return this.transport.address;
+  }
+
+  status(): NodeStatus {
+    return this.driver.node.status();
+  }
+
+  /** The replicated state as applied here; read-only. */
+  state(): ClusterState {
+    return this.driver.node.applied;
+  }
+
+  onApplied(listener: NodeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Sends a client request into the cluster; resolves with its answer (the core times requests out). */
+  request(request: ClientRequest): Promise<ClientResult> {
+    if (this.stopped) {
+      return Promise.resolve({
+        ok: false,
+        reason: "unavailable",
+        detail: "the node is stopping",
+        leaderId: null,
+      });
+    }
+    const requestId = `r${this.requestCounter++}`;
+    return new Promise((resolve) => {
+      this.waiting.set(requestId, resolve);
+      this.enqueue({ type: "request", requestId, request });
+    });
+  }
+
+  private settle(requestId: string, result: ClientResult): void {
+    const resolve = this.waiting.get(requestId);
+    if (resolve === undefined) return;
+    this.waiting.delete(requestId);
+    resolve(result);
+  }
+
+  private enqueue(input: Input): void {
+    if (this.stopped) return;
+    this.queue.push(input);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Steps everything that arrived this turn at once: one batch, one fsync. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.stopped) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.driver.deliver(batch);
+  }
+
+  private log(event: NodeEvent): void {
+    const term = this.driver.node.status().term;
+    if (event.type === "dropped") {
+      this.logger.debug({ term, event }, "message dropped");
+    } else if (event.type === "cluster-conflict" || event.type === "join-refused") {
+      this.logger.warn({ term, event }, event.type);
+    } else {
+      this.logger.info({ term, event }, event.type);
+    }
+  }
+
+  /** Stops ticking, answers waiting clients, and closes sockets and the data dir. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    for (const resolve of this.waiting.values()) {
+      resolve({ ok: false, reason: "outcome-unknown", detail: "the node stopped", leaderId: null });
+    }
+    this.waiting.clear();
+    await Promise.allSettled([this.transport.close(), this.discovery.close()]);
+    this.storage.close();
+    this.logger.info({}, "node stopped");
+  }
+}

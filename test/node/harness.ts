@@ -1,0 +1,230 @@
+// Real gavel node processes on loopback for tests: each cluster gets its own name, discovery port
+// and data dirs; nodes are started with `gavel node`, stopped or killed by their PID only, and
+// every wait is for a condition with a deadline, never a fixed sleep.
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+/** A free TCP port on 127.0.0.1 (closed again, so a node can bind it). */
+export async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** A free UDP port on 127.0.0.1, for a cluster's discovery. */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Polls `condition` every 50 ms until it holds; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  condition: () => Promise<T | undefined | false> | T | undefined | false,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export interface HttpResponse {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/** A JSON request with a short timeout; network errors reject. */
+export async function http(
+  url: string,
+  init: { method?: string; body?: unknown; token?: string } = {},
+): Promise<HttpResponse> {
+  const headers: Record<string, string> = {};
+  if (init.body !== undefined) headers["content-type"] = "application/json";
+  if (init.token !== undefined) headers["authorization"] = `Bearer ${init.token}`;
+  const response = await fetch(url, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await response.text();
+  const body = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+  return { status: response.status, body, headers: response.headers };
+}
+
+export class TestNode {
+  process: ChildProcess | null = null;
+  output = "";
+
+  constructor(
+    readonly id: number,
+    readonly port: number,
+    readonly httpPort: number,
+    readonly dataDir: string,
+    private readonly cluster: TestCluster,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get running(): boolean {
+    return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** Starts `gavel node`; resolves once its API answers. */
+  async start(extraArgs: string[] = []): Promise<void> {
+    const args = [
+      main,
+      "node",
+      "--id",
+      String(this.id),
+      "--port",
+      String(this.port),
+      "--http-port",
+      String(this.httpPort),
+      "--discovery-port",
+      String(this.cluster.discoveryPort),
+      "--cluster",
+      this.cluster.name,
+      "--data-dir",
+      this.dataDir,
+      "--expect",
+      String(this.cluster.expect),
+      "--log-level",
+      "warn",
+      ...extraArgs,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.process = child;
+    this.output = "";
+    child.stdout.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
+    await waitFor(`node ${this.id} to serve HTTP`, 10_000, async () => {
+      if (!this.running) throw new Error(`node ${this.id} exited: ${this.output}`);
+      return (await http(`${this.url}/api/cluster`)).status === 200;
+    });
+  }
+
+  /** Sends `signal` to this node's process (by its PID) and waits until it has exited. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.process;
+    if (child === null || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  async cluster_(): Promise<ClusterView> {
+    return (await http(`${this.url}/api/cluster`)).body as unknown as ClusterView;
+  }
+}
+
+export interface ClusterView {
+  term: number;
+  leader: number | null;
+  nodes: { id: number; role: string; status: string; http: string; auctions: number }[];
+}
+
+export class TestCluster {
+  readonly nodes = new Map<number, TestNode>();
+  readonly root: string;
+
+  private constructor(
+    readonly name: string,
+    readonly discoveryPort: number,
+    readonly expect: number,
+  ) {
+    this.root = mkdtempSync(path.join(tmpdir(), `gavel-${name}-`));
+  }
+
+  /** Starts nodes with these ids together, as fresh nodes expecting each other. */
+  static async start(ids: number[], name: string): Promise<TestCluster> {
+    const cluster = new TestCluster(`${name}-${process.pid}`, await freeUdpPort(), ids.length);
+    await Promise.all(ids.map(async (id) => cluster.add(id)));
+    await Promise.all([...cluster.nodes.values()].map((node) => node.start()));
+    return cluster;
+  }
+
+  /** Creates (does not start) a node with fresh ports and data dir. */
+  async add(id: number): Promise<TestNode> {
+    const node = new TestNode(
+      id,
+      await freeTcpPort(),
+      await freeTcpPort(),
+      path.join(this.root, `node-${id}`),
+      this,
+    );
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  node(id: number): TestNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  running(): TestNode[] {
+    return [...this.nodes.values()].filter((node) => node.running);
+  }
+
+  /** Waits until every running node reports `leader` as leader and lists all running nodes as alive workers or leader. */
+  async waitForLeader(leader: number, timeoutMs: number): Promise<ClusterView> {
+    return waitFor(`node ${leader} to lead`, timeoutMs, async () => {
+      const views = await Promise.all(this.running().map((node) => node.cluster_()));
+      const ids = this.running().map((node) => node.id);
+      const agreed = views.every((view) => view.leader === leader);
+      const complete = views.every((view) =>
+        ids.every((id) => view.nodes.some((item) => item.id === id && item.role !== "learner")),
+      );
+      return agreed && complete ? views[0] : undefined;
+    });
+  }
+
+  /** Stops every node (SIGKILL by PID) and removes the data dirs. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((node) => node.kill("SIGKILL")));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Output of every node, for a failing test's message. */
+  logs(): string {
+    return [...this.nodes.values()].map((node) => `--- node ${node.id}\n${node.output}`).join("\n");
+  }
+}
+
+/** A user registered at `node`; returns its token. */
+export async function register(node: TestNode, name: string): Promise<string> {
+  const response = await http(`${node.url}/api/users`, { body: { name } });
+  if (response.status !== 201)
+    throw new Error(`register ${name}: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body["token"] as string;
+}
