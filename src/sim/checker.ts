@@ -151,7 +151,7 @@ export class Checker {
       const applied = node.applied.appliedIndex;
       if (this.lastChecked.get(simNode.id) === applied) continue;
       this.lastChecked.set(simNode.id, applied);
-      if (applied % 64 !== 0 && !fullCheck) continue;
+      if (applied % 128 !== 0 && !fullCheck) continue;
       const fingerprint = fingerprintOf(node.applied.serialize());
       const seen = this.stateAt.get(applied);
       if (seen === undefined) this.stateAt.set(applied, fingerprint);

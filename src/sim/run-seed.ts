@@ -41,8 +41,8 @@ export function simConfig(nodes: number): Config {
     deadMemberTimeoutMs: 10_000,
     appendEntriesMax: 16,
     inflightAppendsMax: 4,
-    snapshotEntriesThreshold: 64,
-    snapshotTrailingEntries: 16,
+    snapshotEntriesThreshold: 128,
+    snapshotTrailingEntries: 32,
     snapshotChunkChars: 2048,
   };
 }
@@ -114,7 +114,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   try {
     while (cluster.steps < options.steps && safe()) {
       if (!cluster.step()) break;
-      checker.afterStep(cluster.steps % 256 === 0);
+      checker.afterStep(cluster.steps % 1024 === 0);
     }
     nemesis.stop();
     const healedMs = cluster.nowMs;
@@ -159,7 +159,7 @@ function checkLiveness(
   let electedMs: number | null = null;
   const step = () => {
     cluster.step();
-    checker.afterStep(cluster.steps % 256 === 0);
+    checker.afterStep(cluster.steps % 1024 === 0);
     if (electedMs === null && cluster.agreedLeader() !== null) electedMs = cluster.nowMs - healedMs;
   };
   const runUntil = (done: () => boolean, untilMs: number): boolean => {
