@@ -152,7 +152,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
     return;
   }
   process.stderr.write(
-    `gavel node ${node.id}: peers at ${node.address}, API at ${api.url}, data in ${dataDir}\n`,
+    `gavel node ${node.id} (pid ${process.pid}): peers at ${node.address}, API at ${api.url}, data in ${dataDir}\n`,
   );
   const stop = async (signal: string) => {
     logger.info({ signal }, "stopping");

@@ -335,7 +335,8 @@ class Nemesis {
 
   /** A node that an operator adds to the running cluster: it joins, and never bootstraps another. */
   private addNode(ids: NodeId[]): void {
-    if (this.added >= 2) return;
+    // Operators add nodes to a cluster that exists; a join-only node among the founders would block them.
+    if (this.added >= 2 || this.cluster.leaders().length === 0) return;
     this.added += 1;
     this.cluster.addNode(Math.max(...ids) + 1, { expect: joinOnly });
   }
