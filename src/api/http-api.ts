@@ -2,7 +2,7 @@
 // turned into a cluster request that the core routes to the leader or the auction's owner, and
 // its answer mapped to a status code; errors are application/problem+json. Reads first confirm
 // with the leader (read index), so they reflect every write acknowledged before them.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import Fastify from "fastify";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
@@ -23,6 +23,28 @@ export interface ApiNode {
   request(request: ClientRequest): Promise<ClientResult>;
   status(): NodeStatus;
   state(): ClusterState;
+  /** Null when the node can serve, else why not (for /readyz). */
+  notReadyReason(): string | null;
+  readonly metrics: {
+    text(): Promise<string>;
+    contentType: string;
+    bid(outcome: { ok: true } | { ok: false; reason: string }): void;
+  };
+}
+
+/** A consistent copy of the cluster's state, as `GET /api/admin/backup` returns it and `gavel node --restore` reads it. */
+export interface Backup {
+  format: "gavel-backup";
+  version: 1;
+  clusterId: string;
+  clusterName: string;
+  /** The log index the state reflects. */
+  appliedIndex: number;
+  /** The last entry's stamp, so that stamps keep not decreasing in a restored cluster. */
+  lastTimestampMs: number;
+  takenAt: string;
+  /** The serialized state machine (ClusterState.serialize). */
+  state: string;
 }
 
 export interface HttpApiOptions {
@@ -33,6 +55,8 @@ export interface HttpApiOptions {
   bodyBytesMax?: number;
   /** Soft close applied when a seller does not say: window, extension, cap, in ms. */
   defaultSoftClose?: { windowMs: number; extensionMs: number; maxExtensionMs: number };
+  /** When set, /api/admin/* requires `Authorization: Bearer <one of these>` (the cluster keys). */
+  adminKeys?: readonly string[];
 }
 
 /** Soft close unless the seller says otherwise: a bid in the last 30 s adds 30 s, at most 10 minutes in all. */
@@ -67,6 +91,12 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 
 function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
+}
+
+/** Compares secrets in constant time (by their hashes, so lengths leak nothing either). */
+function sameSecret(expected: string, given: string): boolean {
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(expected), digest(given));
 }
 
 export class HttpApi {
@@ -118,11 +148,50 @@ class Routes {
     server.setNotFoundHandler((request, reply) =>
       send(reply, problem(404, "not-found", `no route ${request.method} ${request.url}`)),
     );
+    server.get("/healthz", () => ({ status: "alive" }));
+    server.get("/readyz", (_request, reply) => this.ready(reply));
+    server.get("/metrics", async (_request, reply) => {
+      const metrics = this.node().metrics;
+      return reply.type(metrics.contentType).send(await metrics.text());
+    });
+    server.get("/api/admin/backup", (request) => this.backup(request));
     server.get("/api/cluster", () => this.cluster());
     server.post("/api/users", (request, reply) => this.registerUser(request, reply));
     server.post("/api/auctions", (request, reply) => this.createAuction(request, reply));
     server.get("/api/auctions/:id", (request) => this.showAuction(request));
     server.post("/api/auctions/:id/bids", (request, reply) => this.placeBid(request, reply));
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  private ready(reply: FastifyReply) {
+    const reason = this.node().notReadyReason();
+    if (reason === null) return { status: "ready" };
+    return send(reply, problem(503, "not-ready", reason, 1));
+  }
+
+  /** A consistent snapshot: confirmed with the leader first, so it holds every acknowledged write. */
+  private async backup(request: FastifyRequest): Promise<Backup> {
+    const keys = this.options.adminKeys ?? [];
+    if (keys.length > 0) {
+      const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1] ?? "";
+      if (!keys.some((key) => sameSecret(key, given)))
+        fail(401, "unauthenticated", "send Authorization: Bearer <cluster key>");
+    }
+    await this.read();
+    const node = this.node();
+    const status = node.status();
+    const state = node.state();
+    return {
+      format: "gavel-backup",
+      version: 1,
+      clusterId: status.clusterId!,
+      clusterName: status.clusterName,
+      appliedIndex: state.appliedIndex,
+      lastTimestampMs: state.book.lastTimestampMs,
+      takenAt: new Date().toISOString(),
+      state: state.serialize(),
+    };
   }
 
   // ---------------------------------------------------------------- cluster
@@ -244,6 +313,7 @@ class Routes {
       max: body.max ?? null,
     };
     const outcome = await this.outcome({ kind: "auction", command });
+    this.node().metrics.bid(outcome);
     if (!outcome.ok) throw new ProblemError(engineProblem(outcome.reason, outcome.message));
     const bid = outcome.bid!;
     return reply.code(outcome.duplicate === true ? 200 : 201).send(bidBody(bid));

@@ -9,6 +9,11 @@ import { HttpApi } from "../api/http-api.js";
 import { GavelNode } from "../node/gavel-node.js";
 import { createLogger } from "../node/logger.js";
 import { parseAddress } from "../net/address.js";
+import { readFileSync } from "node:fs";
+import { forceNewCluster, parseBackup, restoreBackup } from "../node/recovery.js";
+import type { Self } from "../node/recovery.js";
+import type { Storage } from "../node/ports.js";
+import type { Logger } from "../node/logger.js";
 
 export interface NodeFlags {
   id?: NodeId;
@@ -21,6 +26,8 @@ export interface NodeFlags {
   expect: number;
   peers: string[];
   logLevel: string;
+  restore?: string;
+  forceNewCluster: boolean;
 }
 
 function integer(min: number, max: number, what: string) {
@@ -113,6 +120,18 @@ export function nodeCommand(): Command {
         .argParser(peerList),
     )
     .addOption(
+      new Option(
+        "--restore <file>",
+        "start a new cluster from a backup (gavel backup); needs an empty data dir",
+      ).env("GAVEL_RESTORE"),
+    )
+    .addOption(
+      new Option(
+        "--force-new-cluster",
+        "LAST RESORT after a majority is lost for good: make this node a one-node cluster from its own data (entries it could not know were committed are kept; what other nodes held beyond them is lost)",
+      ).default(false),
+    )
+    .addOption(
       new Option("--log-level <level>", "log level")
         .env("GAVEL_LOG_LEVEL")
         .default("info")
@@ -142,6 +161,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
       peers: flags.peers,
       config,
       logger,
+      prepare: (storage, self) => prepareData(flags, storage, self, logger),
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -154,12 +174,48 @@ export async function runNode(flags: NodeFlags): Promise<void> {
   process.stderr.write(
     `gavel node ${node.id} (pid ${process.pid}): peers at ${node.address}, API at ${api.url}, data in ${dataDir}\n`,
   );
+  let stopping = false;
   const stop = async (signal: string) => {
-    logger.info({ signal }, "stopping");
+    if (stopping) {
+      process.stderr.write("gavel node: stopping now, without handing over\n");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "stopping: handing over first");
+    process.stderr.write(
+      `gavel node ${node?.id}: ${signal}: handing over, then stopping (again to stop at once)\n`,
+    );
+    await node?.shutdown();
     await api?.close();
-    await node?.stop();
     process.exit(0);
   };
-  process.once("SIGINT", () => void stop("SIGINT"));
-  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** --restore and --force-new-cluster: rewrite the data dir before the node starts. */
+function prepareData(flags: NodeFlags, storage: Storage, self: Self, logger: Logger): void {
+  if (flags.restore !== undefined && flags.forceNewCluster) {
+    throw new Error("--restore and --force-new-cluster cannot be used together");
+  }
+  if (flags.restore !== undefined) {
+    const backup = parseBackup(JSON.parse(readFileSync(flags.restore, "utf8")) as unknown);
+    const clusterId = restoreBackup(storage, self, backup);
+    logger.warn(
+      { from: flags.restore, clusterId, appliedIndex: backup.appliedIndex },
+      "restored a backup into a new cluster",
+    );
+    process.stderr.write(
+      `gavel node: restored ${flags.restore} (index ${backup.appliedIndex}) as a new cluster ${clusterId}; add nodes to it with fresh data dirs\n`,
+    );
+  }
+  if (flags.forceNewCluster) {
+    const result = forceNewCluster(storage, self);
+    const warning =
+      `FORCED A NEW ONE-NODE CLUSTER from this node's data (up to index ${result.lastIndex}, term ${result.term}). ` +
+      `The last ${result.entriesKept} log entries were kept although this node could not know they were committed; ` +
+      `anything the other nodes held beyond this node's log is lost. Other nodes must join again with fresh data dirs or as learners.`;
+    logger.warn({ ...result }, warning);
+    process.stderr.write(`gavel node: WARNING: ${warning}\n`);
+  }
 }

@@ -3,6 +3,8 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
 import { nodeCommand } from "./node-command.js";
+import { backupCommand } from "./backup-command.js";
+import { demoCommand } from "./demo-command.js";
 
 const require = createRequire(import.meta.url);
 const { version } = require("../../../package.json") as { version: string };
@@ -19,5 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run gavel --help for usage)")
     .helpCommand(true);
   program.addCommand(nodeCommand());
+  program.addCommand(demoCommand());
+  program.addCommand(backupCommand());
   return program;
 }

@@ -84,6 +84,7 @@ export const clientRequestSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("auction"), command: ownerCommandBodySchema }),
   z.strictObject({ kind: z.literal("read") }),
   z.strictObject({ kind: z.literal("remove-member"), id: nodeIdSchema }),
+  z.strictObject({ kind: z.literal("drain"), id: nodeIdSchema }),
 ]);
 
 /** The fields every message carries besides its type. */

@@ -7,7 +7,15 @@ import type { Config } from "../core/config.js";
 import { SeededRandom } from "../core/random.js";
 import type { NodeStatus } from "../core/cluster/node.js";
 import type { ClusterState } from "../core/cluster/state.js";
-import type { ClientRequest, ClientResult, Input, NodeEvent, NodeId } from "../core/cluster/types.js";
+import type {
+  ClientRequest,
+  ClientResult,
+  Identity,
+  Input,
+  NodeEvent,
+  NodeId,
+} from "../core/cluster/types.js";
+import type { Storage } from "./ports.js";
 import { openDataDir } from "../disk/sqlite-storage.js";
 import type { SqliteStorage } from "../disk/sqlite-storage.js";
 import { TcpTransport } from "../net/tcp-transport.js";
@@ -16,6 +24,8 @@ import { BeaconRelay } from "../net/static-peers.js";
 import { NodeDriver } from "./driver.js";
 import type { DriverListener } from "./driver.js";
 import type { Logger } from "./logger.js";
+import { logContext } from "./logger.js";
+import { NodeMetrics } from "./metrics.js";
 
 export interface NodeProcessOptions {
   /** This node's id; when absent, the one in the data dir, or a new random one. */
@@ -31,6 +41,8 @@ export interface NodeProcessOptions {
   peers?: readonly string[];
   /** Protocol settings; clusterName and expect among them. */
   config: Config;
+  /** Runs once the data dir is open and the peer port bound, before the node starts (restore, recovery). */
+  prepare?: (storage: Storage, self: { identity: Identity; address: string; httpUrl: string }) => void;
   logger: Logger;
 }
 
@@ -46,6 +58,9 @@ export class GavelNode {
   private readonly listeners: NodeListener[] = [];
   private requestCounter = 0;
   private stopped = false;
+  /** Set while the node hands over before stopping: it takes no new client requests. */
+  private leaving = false;
+  readonly metrics: NodeMetrics;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -57,6 +72,7 @@ export class GavelNode {
     options: NodeProcessOptions,
     identity: { nodeId: NodeId; incarnation: string },
   ) {
+    this.metrics = new NodeMetrics({ status: () => this.status(), adapterDrops: () => this.adapterDrops() });
     this.driver = new NodeDriver(
       {
         config,
@@ -68,10 +84,14 @@ export class GavelNode {
       { storage, transport, discovery: relay, clock: { nowMs: () => Date.now() } },
       {
         applied: (entry, result) => {
+          this.metrics.applied(entry, result);
           for (const listener of this.listeners) listener.applied?.(entry, result);
         },
         responded: (requestId, result) => this.settle(requestId, result),
-        event: (event) => this.log(event),
+        event: (event) => {
+          this.metrics.event(event);
+          this.log(event);
+        },
       },
     );
     this.ticker = setInterval(() => this.enqueue({ type: "tick", nowMs: Date.now() }), config.tickIntervalMs);
@@ -81,17 +101,21 @@ export class GavelNode {
   /** Opens the data dir and the sockets, then starts the node. Throws a coded error if one cannot be opened. */
   static async start(options: NodeProcessOptions): Promise<GavelNode> {
     const config = validateConfig(options.config);
+    let metrics: NodeMetrics | null = null;
     const { storage, identity, created } = openDataDir({
       dir: options.dataDir,
       clusterName: config.clusterName,
       nodeId: options.nodeId,
+      onSaveMs: (ms) => metrics?.write(ms),
     });
     const logger = options.logger.child({ node: identity.nodeId });
     let node: GavelNode | null = null;
     let relay: BeaconRelay | null = null;
     const deliver = (input: Input) => node?.enqueue(input);
+    let transport: TcpTransport | null = null;
+    let udp: UdpDiscovery | null = null;
     try {
-      const transport = await TcpTransport.start({
+      transport = await TcpTransport.start({
         host: options.host,
         port: options.port,
         logger,
@@ -101,14 +125,16 @@ export class GavelNode {
           deliver({ type: "beacon", beacon });
         },
       });
-      const udp = await UdpDiscovery.start({
+      udp = await UdpDiscovery.start({
         host: options.host,
         discoveryPort: options.discoveryPort,
         logger,
         onBeacon: (beacon) => deliver({ type: "beacon", beacon }),
       });
       relay = new BeaconRelay(udp, transport, options.peers ?? []);
+      options.prepare?.(storage, { identity, address: transport.address, httpUrl: options.httpUrl });
       node = new GavelNode(config, storage, transport, udp, relay, logger, options, identity);
+      metrics = node.metrics;
       logger.info(
         {
           dataDir: options.dataDir,
@@ -121,6 +147,8 @@ export class GavelNode {
       );
       return node;
     } catch (error) {
+      // Nothing half-started stays behind: the caller can report the error and exit.
+      await Promise.allSettled([transport?.close(), udp?.close()]);
       storage.close();
       throw error;
     }
@@ -149,7 +177,7 @@ export class GavelNode {
 
   /** Sends a client request into the cluster; resolves with its answer (the core times requests out). */
   request(request: ClientRequest): Promise<ClientResult> {
-    if (this.stopped) {
+    if (this.stopped || this.leaving) {
       return Promise.resolve({
         ok: false,
         reason: "unavailable",
@@ -157,6 +185,10 @@ export class GavelNode {
         leaderId: null,
       });
     }
+    return this.send(request);
+  }
+
+  private send(request: ClientRequest): Promise<ClientResult> {
     const requestId = `r${this.requestCounter++}`;
     return new Promise((resolve) => {
       this.waiting.set(requestId, resolve);
@@ -186,6 +218,56 @@ export class GavelNode {
     const batch = this.queue;
     this.queue = [];
     this.driver.deliver(batch);
+    logContext.term = this.driver.node.status().term;
+  }
+
+  /** Messages and beacons dropped by the adapters so far, by reason. */
+  adapterDrops(): Record<string, number> {
+    const drops: Record<string, number> = { ...this.transport.stats().dropped };
+    for (const [reason, count] of Object.entries(this.discovery.stats().dropped))
+      drops[`beacon-${reason}`] = count;
+    return drops;
+  }
+
+  /**
+   * Whether this node can serve: a member of a cluster, following a known leader it heard from
+   * recently, with everything it knows to be committed applied. Null when ready, else why not.
+   */
+  notReadyReason(): string | null {
+    const status = this.status();
+    if (status.clusterId === null || status.membership === "none") return "not a member of a cluster";
+    if (status.leaderId === null) return "no leader known";
+    if (status.leaderId !== this.id) {
+      const heard = status.lastHeardMs[status.leaderId] ?? -Infinity;
+      if (status.nowMs - heard > this.config.electionTimeoutMs)
+        return "the leader has not been heard from lately";
+    }
+    if (status.appliedIndex < status.commitIndex)
+      return `applying: ${status.commitIndex - status.appliedIndex} entries behind`;
+    return null;
+  }
+
+  /**
+   * Stops gracefully: takes no new requests, hands leadership over if it leads, hands its auctions
+   * to other workers, lets requests in progress finish, then stops. Bounded by `timeoutMs`.
+   */
+  async shutdown(timeoutMs = 10_000): Promise<void> {
+    if (this.stopped || this.leaving) return this.stop();
+    this.leaving = true;
+    const deadline = Date.now() + timeoutMs;
+    const until = async (done: () => boolean) => {
+      while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    this.enqueue({ type: "leave" });
+    await until(() => this.status().role !== "leader" || this.status().members.length <= 1);
+    const owned = () => this.state().activeByOwner.get(this.id)?.size ?? 0;
+    if (owned() > 0 && this.status().members.length > 1) {
+      const drained = await this.send({ kind: "drain", id: this.id });
+      if (drained.ok) await until(() => owned() === 0);
+    }
+    await until(() => this.waiting.size === 0);
+    this.logger.info({ handedOver: this.status().role !== "leader", auctionsLeft: owned() }, "handed over");
+    await this.stop();
   }
 
   private log(event: NodeEvent): void {

@@ -6,9 +6,15 @@ import type { Logger as PinoLogger } from "pino";
 /** What adapters need of a logger: pino's leveled methods, `(context, message)`. */
 export type Logger = Pick<PinoLogger, "debug" | "info" | "warn" | "error" | "child">;
 
-/** A logger that writes JSON lines to stderr at `level`. */
+/** Fields that change while the process runs (the node's current term), added to every line. */
+export const logContext: { term?: number } = {};
+
+/** A logger that writes JSON lines to stderr at `level`, with the current term on every line. */
 export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: bindings, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+  return pino(
+    { level, base: bindings, timestamp: pino.stdTimeFunctions.isoTime, mixin: () => ({ ...logContext }) },
+    pino.destination(2),
+  );
 }
 
 /** A logger that drops everything (tests). */

@@ -152,6 +152,8 @@ export class ClusterNode {
   private lastHeartbeatMs = -Infinity;
   private lastQuorumCheckMs = 0;
   private transfer: { target: NodeId; startedMs: number } | null = null;
+  /** Set once the node is about to stop: it hands over and takes no leadership back. */
+  private leaving = false;
   private memberLastHeardMs = new Map<NodeId, number>();
 
   // Clock: this node's deviation from the majority, as the leader measured it.
@@ -227,6 +229,7 @@ export class ClusterNode {
       leaderId: () => this.leaderId,
       state: () => this.state,
       leaderReady: () => this.role === "leader" && this.commitIndex >= this.termStartIndex,
+      handingOver: () => this.transfer !== null,
       appendAsLeader: (data) => this.appendForRoles(data),
       proposeRemoval: (id) => this.proposeRemoval(id),
       lastHeardMs: (id) => (id === this.id ? this.nowMs : (this.progress.get(id)?.lastAckMs ?? -Infinity)),
@@ -254,6 +257,9 @@ export class ClusterNode {
         break;
       case "request":
         this.onRequest(input.requestId, input.request);
+        break;
+      case "leave":
+        this.onLeave();
         break;
       default:
         unreachable(input, "unknown input");
@@ -446,6 +452,7 @@ export class ClusterNode {
 
   /** Null if this node may stand for election, else why not. */
   private eligibility(): string | null {
+    if (this.leaving) return "stopping";
     if (this.clusterId === null) return "not a member of a cluster yet";
     if (!this.isVoter(this.id))
       return this.member(this.id) ? "a learner until caught up" : "not in the configuration";
@@ -733,6 +740,7 @@ export class ClusterNode {
       this.hard = { term, votedFor: this.id };
       this.persistHardState();
       this.role = "candidate";
+      this.emit({ type: "election-started", term });
       term = this.hard.term;
     }
     this.setLeader(null);
@@ -1344,6 +1352,7 @@ export class ClusterNode {
     if (this.transfer !== null && this.nowMs - this.transfer.startedMs > this.config.electionTimeoutMs) {
       this.transfer = null;
     }
+    if (this.transfer === null && this.leaving) this.onLeave();
     if (this.transfer === null) this.maybeTransfer();
     if (this.transfer === null && this.canChangeConfig()) this.changeMembership();
   }
@@ -1409,6 +1418,27 @@ export class ClusterNode {
     }
     if (target === null || (selfEligible && target.id < this.id)) return;
     if (this.nowMs - target.caughtUpSinceMs! < this.config.transferStableMs) return;
+    this.transfer = { target: target.id, startedMs: this.nowMs };
+    this.emit({ type: "transfer-started", to: target.id });
+    this.maybeSendTimeoutNow(target);
+    if (this.transfer !== null) this.sendAppend(target, true);
+  }
+
+  /** Stopping: a leader hands over at once to the best voter that is caught up, without the stable period. */
+  private onLeave(): void {
+    this.leaving = true;
+    if (this.role !== "leader" || this.transfer !== null) return;
+    let target: Progress | null = null;
+    for (const progress of this.progress.values()) {
+      if (!this.isVoter(progress.id) || !this.withinSkew(progress.id)) continue;
+      if (this.nowMs - progress.lastAckMs > this.config.electionTimeoutMs) continue;
+      const better =
+        target === null ||
+        progress.matchIndex > target.matchIndex ||
+        (progress.matchIndex === target.matchIndex && progress.id > target.id);
+      if (better) target = progress;
+    }
+    if (target === null) return;
     this.transfer = { target: target.id, startedMs: this.nowMs };
     this.emit({ type: "transfer-started", to: target.id });
     this.maybeSendTimeoutNow(target);

@@ -29,6 +29,8 @@ export interface RaftView {
   state(): ClusterState;
   /** The leader has committed an entry of its own term (its view of the state is complete). */
   leaderReady(): boolean;
+  /** The leader is handing leadership over: it takes no new entries meanwhile. */
+  handingOver(): boolean;
   /** Appends entries as leader; null when it cannot now (not leader, handing over, overloaded). */
   appendAsLeader(data: EntryData[]): LogIndex | null;
   /** Proposes removing a member; null while another configuration change is in progress. */
@@ -124,6 +126,10 @@ export class Roles {
   private lastReassignCheckMs = -Infinity;
   /** Requests waiting for this node to apply as far as their sender knew (bounded by their timeout). */
   private parked: { waiter: Waiter; untilMs: number }[] = [];
+  /** Leader: workers about to stop, until when; they get no auctions and lose theirs. */
+  private readonly draining = new Map<NodeId, number>();
+  /** Requests for the leader that arrived while it was handing over: routed again once that is done. */
+  private deferred: Waiter[] = [];
   /** Auctions whose deadline close this owner has queued and not seen applied. */
   private readonly closing = new Set<string>();
 
@@ -267,16 +273,29 @@ export class Roles {
         return this.create(waiter, request.command);
       case "remove-member":
         return this.remove(waiter, request.id);
+      case "drain":
+        // A worker is stopping: move its auctions now, as if it were dead, and give it no new ones.
+        this.draining.set(request.id, this.raft.nowMs() + 60_000);
+        return this.answer(waiter, { ok: true, kind: "read", index: 0 });
       case "auction":
         return this.routeAuction(waiter, request.command);
     }
   }
 
   private appendFor(waiter: Waiter, data: EntryData): void {
+    if (this.raft.handingOver()) return void this.deferred.push(waiter);
     const index = this.raft.appendAsLeader([data]);
     if (index === null)
       return this.answer(waiter, failure("unavailable", "the leader cannot take writes right now", null));
     this.awaitingIndex.set(index, waiter);
+  }
+
+  /** Routes again what waited for a hand-over, once it is over (to the new leader, or back here). */
+  private releaseDeferred(): void {
+    if (this.deferred.length === 0 || (this.raft.isLeader() && this.raft.handingOver())) return;
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const waiter of deferred) this.route(waiter);
   }
 
   private create(waiter: Waiter, command: Extract<ClientRequest, { kind: "create" }>["command"]): void {
@@ -304,9 +323,18 @@ export class Roles {
     const since = this.raft.nowMs() - this.raft.config.reassignAfterMs;
     const live = this.raft
       .members()
-      .filter((member) => member.id !== this.raft.id && this.raft.lastHeardMs(member.id) >= since)
+      .filter((member) => member.id !== this.raft.id && !this.isDraining(member.id))
+      .filter((member) => this.raft.lastHeardMs(member.id) >= since)
       .map((member) => member.id);
     return live.length > 0 ? live : [this.raft.id];
+  }
+
+  private isDraining(id: NodeId): boolean {
+    const untilMs = this.draining.get(id);
+    if (untilMs === undefined) return false;
+    if (this.raft.nowMs() < untilMs) return true;
+    this.draining.delete(id);
+    return false;
   }
 
   private leastLoadedWorker(): NodeId {
@@ -349,7 +377,8 @@ export class Roles {
     const since = nowMs - this.raft.config.reassignAfterMs;
     const memberIds = new Set(this.raft.members().map((member) => member.id));
     const isDead = (owner: NodeId) =>
-      owner !== this.raft.id && (!memberIds.has(owner) || this.raft.lastHeardMs(owner) < since);
+      owner !== this.raft.id &&
+      (!memberIds.has(owner) || this.raft.lastHeardMs(owner) < since || this.isDraining(owner));
     const dead = [...state.activeByOwner.keys()].filter(isDead);
     if (dead.length === 0) return;
     const workers = this.liveWorkers();
@@ -608,6 +637,7 @@ export class Roles {
     if (this.raft.isLeader() && this.raft.leaderReady()) this.leaderTick(nowMs);
     this.ownerTick(nowMs);
     this.unpark();
+    this.releaseDeferred();
   }
 
   /** For status: how many requests and owner commands are in progress here. */

@@ -194,7 +194,9 @@ export type ClientRequest =
   | { kind: "auction"; command: OwnerCommandBody }
   /** A linearizable read: answered once this node has applied everything committed before it. */
   | { kind: "read" }
-  | { kind: "remove-member"; id: NodeId };
+  | { kind: "remove-member"; id: NodeId }
+  /** A worker about to stop asks the leader to move its auctions to other workers. */
+  | { kind: "drain"; id: NodeId };
 
 export type ClientFailure =
   /** No leader is known (an election is under way) or the cluster is overloaded: retry later. */
@@ -217,12 +219,15 @@ export type Input =
   | { type: "tick"; nowMs: number }
   | { type: "message"; message: Message }
   | { type: "beacon"; beacon: Beacon }
-  | { type: "request"; requestId: string; request: ClientRequest };
+  | { type: "request"; requestId: string; request: ClientRequest }
+  /** The node is about to stop: a leader hands leadership over at once. */
+  | { type: "leave" };
 
 /** Notable happenings, for logs and status; they change nothing. */
 export type NodeEvent =
   | { type: "bootstrapped"; clusterId: string }
   | { type: "joined"; clusterId: string }
+  | { type: "election-started"; term: Term }
   | { type: "became-leader"; term: Term }
   | { type: "stepped-down"; term: Term; reason: string }
   | { type: "leader-changed"; term: Term; leaderId: NodeId | null }

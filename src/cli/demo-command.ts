@@ -1,0 +1,132 @@
+// `gavel demo --nodes 3`: a local cluster of N nodes on loopback as child processes, on free ports,
+// with data dirs in a temporary folder and a shared random cluster key; output is prefixed by node
+// id. It prints where to reach each node and what to try, and stops them all on Ctrl-C.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const main = fileURLToPath(new URL("./main.js", import.meta.url));
+
+interface DemoFlags {
+  nodes: number;
+  keep: boolean;
+}
+
+function nodeCount(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1 || parsed > 9)
+    throw new InvalidArgumentError("1 to 9 nodes");
+  return parsed;
+}
+
+export function demoCommand(): Command {
+  return new Command("demo")
+    .description("run a local demo cluster of N nodes on loopback, with a shared random key; Ctrl-C stops it")
+    .addOption(new Option("--nodes <n>", "how many nodes").default(3).argParser(nodeCount))
+    .addOption(new Option("--keep", "keep the data dirs when stopping").default(false))
+    .action(async (flags: DemoFlags) => {
+      await runDemo(flags);
+    });
+}
+
+async function freePort(kind: "tcp" | "udp"): Promise<number> {
+  if (kind === "udp") {
+    const socket = createSocket("udp4");
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+    const port = socket.address().port;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    return port;
+  }
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
+
+/** Copies a child's output to ours, each line prefixed with `prefix`. */
+function prefixed(stream: NodeJS.ReadableStream, prefix: string, out: NodeJS.WritableStream): void {
+  let rest = "";
+  stream.on("data", (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split("\n");
+    rest = lines.pop() ?? "";
+    for (const line of lines) out.write(`${prefix} ${line}\n`);
+  });
+}
+
+async function runDemo(flags: DemoFlags): Promise<void> {
+  const root = mkdtempSync(path.join(tmpdir(), "gavel-demo-"));
+  const key = randomBytes(24).toString("base64url");
+  const cluster = `demo-${randomBytes(3).toString("hex")}`;
+  const discoveryPort = await freePort("udp");
+  const children: ChildProcess[] = [];
+  const urls: string[] = [];
+  for (let id = 1; id <= flags.nodes; id++) {
+    const [port, httpPort] = [await freePort("tcp"), await freePort("tcp")];
+    const args = [main, "node", "--id", String(id), "--port", String(port), "--http-port", String(httpPort)];
+    args.push(
+      "--discovery-port",
+      String(discoveryPort),
+      "--cluster",
+      cluster,
+      "--expect",
+      String(flags.nodes),
+    );
+    args.push("--data-dir", path.join(root, `node-${id}`), "--log-level", "warn");
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, GAVEL_CLUSTER_KEY: key },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    prefixed(child.stdout, `[n${id}]`, process.stdout);
+    prefixed(child.stderr, `[n${id}]`, process.stderr);
+    children.push(child);
+    urls.push(`http://127.0.0.1:${httpPort}`);
+  }
+  printGuide(urls, root);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write("\nstopping the demo cluster...\n");
+    const exits = children.map(
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null ? resolve() : child.once("exit", () => resolve()),
+        ),
+    );
+    for (const child of children) child.kill("SIGTERM");
+    void Promise.all(exits).then(() => {
+      if (!flags.keep) rmSync(root, { recursive: true, force: true });
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+function printGuide(urls: string[], root: string): void {
+  const [first, second] = [urls[0]!, urls[1] ?? urls[0]!];
+  const lines = [
+    "",
+    `gavel demo: ${urls.length} nodes (data in ${root}); Ctrl-C stops them all.`,
+    ...urls.map((url, index) => `  node ${index + 1}: API ${url}/api/cluster`),
+    "",
+    "Try, in another terminal:",
+    `  curl -s ${first}/api/cluster`,
+    `  SELLER=$(curl -s -X POST ${first}/api/users -H 'content-type: application/json' -d '{"name":"sam"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')`,
+    `  BIDDER=$(curl -s -X POST ${second}/api/users -H 'content-type: application/json' -d '{"name":"ann"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')`,
+    `  AUCTION=$(curl -s -X POST ${first}/api/auctions -H "authorization: Bearer $SELLER" -H 'content-type: application/json' -d '{"title":"Lamp","startingPrice":1000,"minIncrement":100,"durationMs":600000}' | sed 's/^{"id":"\\([^"]*\\)".*/\\1/')`,
+    `  curl -s -X POST ${second}/api/auctions/$AUCTION/bids -H "authorization: Bearer $BIDDER" -H 'content-type: application/json' -d '{"amount":1200,"bidId":"b1"}'`,
+    `  kill -9 <the pid node ${urls.length} printed>   # the leader; another node takes over in about a second`,
+    `  curl -s ${first}/api/auctions/$AUCTION`,
+    "",
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+}
