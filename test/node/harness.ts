@@ -167,7 +167,7 @@ export class TestCluster {
 
   /** Starts nodes with these ids together, as fresh nodes expecting each other. */
   static async start(ids: number[], name: string): Promise<TestCluster> {
-    const cluster = new TestCluster(`${name}-${process.pid}`, await freeUdpPort(), ids.length);
+    const cluster = new TestCluster(`${name}-${process.pid}`, await freeUdpPort(), Math.max(1, ids.length));
     await Promise.all(ids.map(async (id) => cluster.add(id)));
     await Promise.all([...cluster.nodes.values()].map((node) => node.start()));
     return cluster;
