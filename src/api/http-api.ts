@@ -339,7 +339,7 @@ class Routes {
   private async outcome(request: ClientRequest): Promise<Outcome> {
     const result = await this.ask(request);
     if (result.kind === "decided") return result.outcome;
-    if (result.kind === "read") fail(500, "internal", "unexpected answer");
+    if (result.kind !== "applied") fail(500, "internal", "unexpected answer");
     const applied = result.result;
     if (applied.kind === "auction") return applied.outcome;
     if (applied.kind === "fenced")

@@ -33,7 +33,7 @@ const acceptedBidSchema = z.strictObject({
   boughtNow: z.boolean(),
 });
 
-const closedOutcomeSchema = z.discriminatedUnion("result", [
+export const closedOutcomeSchema = z.discriminatedUnion("result", [
   z.strictObject({
     result: z.literal("sold"),
     winner: userNameSchema,
@@ -155,6 +155,9 @@ export const applyResultSchema = z.discriminatedUnion("kind", [
     assignment: assignmentSchema.nullable(),
   }),
   z.strictObject({ kind: z.literal("user"), name: userNameSchema, created: z.boolean() }),
+  z.strictObject({ kind: z.literal("session"), name: userNameSchema, created: z.boolean() }),
+  z.strictObject({ kind: z.literal("session-end"), ended: z.boolean() }),
+  z.strictObject({ kind: z.literal("worker-state"), id: nodeIdSchema, drained: z.boolean() }),
 ]);
 
 /** The answer to a client request, as forwarded back to the node the client asked. */
@@ -167,6 +170,7 @@ export const clientResultSchema = z.union([
   }),
   z.strictObject({ ok: z.literal(true), kind: z.literal("decided"), outcome: outcomeSchema }),
   z.strictObject({ ok: z.literal(true), kind: z.literal("read"), index: indexSchema }),
+  z.strictObject({ ok: z.literal(true), kind: z.literal("accepted"), detail: detailSchema }),
   z.strictObject({
     ok: z.literal(false),
     reason: z.enum(["unavailable", "outcome-unknown", "invalid"]),

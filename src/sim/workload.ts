@@ -115,7 +115,7 @@ export class Workload {
   }
 
   private remember(request: ClientRequest, result: ClientResult): void {
-    if (!result.ok || result.kind === "read") return;
+    if (!result.ok || result.kind === "read" || result.kind === "accepted") return;
     const outcome =
       result.kind === "decided"
         ? result.outcome

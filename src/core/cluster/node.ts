@@ -230,6 +230,7 @@ export class ClusterNode {
       state: () => this.state,
       leaderReady: () => this.role === "leader" && this.commitIndex >= this.termStartIndex,
       handingOver: () => this.transfer !== null,
+      transferTo: (to) => this.transferTo(to),
       appendAsLeader: (data) => this.appendForRoles(data),
       proposeRemoval: (id) => this.proposeRemoval(id),
       lastHeardMs: (id) => (id === this.id ? this.nowMs : (this.progress.get(id)?.lastAckMs ?? -Infinity)),
@@ -1427,9 +1428,20 @@ export class ClusterNode {
   /** Stopping: a leader hands over at once to the best voter that is caught up, without the stable period. */
   private onLeave(): void {
     this.leaving = true;
-    if (this.role !== "leader" || this.transfer !== null) return;
+    if (this.role === "leader" && this.transfer === null) this.transferTo(null);
+  }
+
+  /**
+   * Hands leadership over now (an operator's request, or stopping): to `to`, or to the voter whose
+   * log is furthest along (the highest ID among equals). Null once started, else why it cannot.
+   */
+  private transferTo(to: NodeId | null): string | null {
+    if (this.role !== "leader") return "this node is not the leader";
+    if (to === this.id) return "this node leads already";
+    if (this.transfer !== null) return "a hand-over is already under way";
     let target: Progress | null = null;
     for (const progress of this.progress.values()) {
+      if (to !== null && progress.id !== to) continue;
       if (!this.isVoter(progress.id) || !this.withinSkew(progress.id)) continue;
       if (this.nowMs - progress.lastAckMs > this.config.electionTimeoutMs) continue;
       const better =
@@ -1438,11 +1450,14 @@ export class ClusterNode {
         (progress.matchIndex === target.matchIndex && progress.id > target.id);
       if (better) target = progress;
     }
-    if (target === null) return;
+    if (target === null) {
+      return to === null ? "no other voter is live and eligible" : `node ${to} is not a live, eligible voter`;
+    }
     this.transfer = { target: target.id, startedMs: this.nowMs };
     this.emit({ type: "transfer-started", to: target.id });
     this.maybeSendTimeoutNow(target);
     if (this.transfer !== null) this.sendAppend(target, true);
+    return null;
   }
 
   private maybeSendTimeoutNow(progress: Progress): void {

@@ -31,6 +31,8 @@ export interface RaftView {
   leaderReady(): boolean;
   /** The leader is handing leadership over: it takes no new entries meanwhile. */
   handingOver(): boolean;
+  /** Hands leadership over now to `to` (or the best caught-up voter); null if started, else why not. */
+  transferTo(to: NodeId | null): string | null;
   /** Appends entries as leader; null when it cannot now (not leader, handing over, overloaded). */
   appendAsLeader(data: EntryData[]): LogIndex | null;
   /** Proposes removing a member; null while another configuration change is in progress. */
@@ -213,7 +215,7 @@ export class Roles {
   /** Answers a local client once this node has applied what the answer rests on. */
   private settle(requestId: string, result: ClientResult): void {
     if (!this.pending.has(requestId)) return; // answered already, or timed out
-    const index = result.ok && result.kind !== "decided" ? result.index : 0;
+    const index = result.ok && (result.kind === "applied" || result.kind === "read") ? result.index : 0;
     if (index > this.raft.state().appliedIndex) {
       this.waitingApply.set(requestId, { index, result });
       return;
@@ -276,7 +278,30 @@ export class Roles {
       case "drain":
         // A worker is stopping: move its auctions now, as if it were dead, and give it no new ones.
         this.draining.set(request.id, this.raft.nowMs() + 60_000);
-        return this.answer(waiter, { ok: true, kind: "read", index: 0 });
+        return this.answer(waiter, {
+          ok: true,
+          kind: "accepted",
+          detail: `node ${request.id} is being drained`,
+        });
+      case "login":
+        return this.appendFor(waiter, {
+          kind: "session",
+          name: request.name,
+          tokenHash: request.tokenHash,
+          expiresAt: request.expiresAt,
+        });
+      case "logout":
+        return this.appendFor(waiter, { kind: "session-end", tokenHash: request.tokenHash });
+      case "set-drained":
+        if (!this.raft.members().some((member) => member.id === request.id)) {
+          return this.answer(waiter, failure("invalid", `node ${request.id} is not a member`, null));
+        }
+        return this.appendFor(waiter, { kind: "worker-state", id: request.id, drained: request.drained });
+      case "transfer": {
+        const refusal = this.raft.transferTo(request.to);
+        if (refusal !== null) return this.answer(waiter, failure("invalid", refusal, this.raft.leaderId()));
+        return this.answer(waiter, { ok: true, kind: "accepted", detail: "leadership is being handed over" });
+      }
       case "auction":
         return this.routeAuction(waiter, request.command);
     }
@@ -324,6 +349,7 @@ export class Roles {
     const live = this.raft
       .members()
       .filter((member) => member.id !== this.raft.id && !this.isDraining(member.id))
+      .filter((member) => !this.raft.state().drained.has(member.id))
       .filter((member) => this.raft.lastHeardMs(member.id) >= since)
       .map((member) => member.id);
     return live.length > 0 ? live : [this.raft.id];
@@ -378,7 +404,10 @@ export class Roles {
     const memberIds = new Set(this.raft.members().map((member) => member.id));
     const isDead = (owner: NodeId) =>
       owner !== this.raft.id &&
-      (!memberIds.has(owner) || this.raft.lastHeardMs(owner) < since || this.isDraining(owner));
+      (!memberIds.has(owner) ||
+        this.raft.lastHeardMs(owner) < since ||
+        this.isDraining(owner) ||
+        state.drained.has(owner));
     const dead = [...state.activeByOwner.keys()].filter(isDead);
     if (dead.length === 0) return;
     const workers = this.liveWorkers();

@@ -15,12 +15,22 @@ export interface Assignment {
   epoch: number;
 }
 
+/** A session token (by its hash); tokens given at registration without a password never expire. */
+export interface Session {
+  tokenHash: string;
+  expiresAt: number | null;
+}
+
 export interface User {
   name: string;
-  tokenHashes: string[];
+  // Invariant: at most sessionsPerUserMax sessions, oldest first.
+  sessions: Session[];
   passwordHash: string | null;
   createdAt: number;
 }
+
+/** Sessions kept per user; a new login beyond this ends the oldest. */
+export const sessionsPerUserMax = 16;
 
 /** What applying one entry produced. */
 export type ApplyResult =
@@ -31,7 +41,10 @@ export type ApplyResult =
   /** An owner's command under a stale assignment: not applied (fencing). */
   | { kind: "fenced"; auctionId: string; current: Assignment | null }
   | { kind: "assign"; auctionId: string; applied: boolean; assignment: Assignment | null }
-  | { kind: "user"; name: string; created: boolean };
+  | { kind: "user"; name: string; created: boolean }
+  | { kind: "session"; name: string; created: boolean }
+  | { kind: "session-end"; ended: boolean }
+  | { kind: "worker-state"; id: NodeId; drained: boolean };
 
 export interface StateOptions {
   limits?: EngineLimits;
@@ -46,6 +59,7 @@ interface SerializedState {
   auctions: (Omit<Auction, "accepted"> & { accepted: AcceptedBid[] })[];
   assignments: [string, Assignment][];
   users: User[];
+  drained: NodeId[];
 }
 
 export class ClusterState {
@@ -58,8 +72,10 @@ export class ClusterState {
   config: ClusterConfig = { members: [] };
   readonly assignments = new Map<string, Assignment>();
   readonly users = new Map<string, User>();
-  /** Token hash to user name, derived from `users`. */
-  readonly tokens = new Map<string, string>();
+  /** Token hash to its user and expiry, derived from `users`. */
+  readonly tokens = new Map<string, { name: string; expiresAt: number | null }>();
+  /** Workers an operator drained: they get no auctions until taken back. */
+  readonly drained = new Set<NodeId>();
   /** Active (not yet ended) auctions by owner, derived from the assignments and the book. */
   readonly activeByOwner = new Map<NodeId, Set<string>>();
 
@@ -91,6 +107,14 @@ export class ClusterState {
         return this.applyAssign(data);
       case "user":
         return this.applyUser(data, timestampMs);
+      case "session":
+        return this.applySession(data);
+      case "session-end":
+        return { kind: "session-end", ended: this.endSession(data.tokenHash) };
+      case "worker-state":
+        if (data.drained) this.drained.add(data.id);
+        else this.drained.delete(data.id);
+        return { kind: "worker-state", id: data.id, drained: data.drained };
       default:
         return unreachable(data, "unknown entry kind");
     }
@@ -152,20 +176,41 @@ export class ClusterState {
 
   private applyUser(data: Extract<EntryData, { kind: "user" }>, timestampMs: number): ApplyResult {
     if (this.users.has(data.name)) return { kind: "user", name: data.name, created: false };
-    const user = {
+    const sessions = [{ tokenHash: data.tokenHash, expiresAt: null }];
+    this.users.set(data.name, {
       name: data.name,
-      tokenHashes: [data.tokenHash],
+      sessions,
       passwordHash: data.passwordHash,
       createdAt: timestampMs,
-    };
-    this.users.set(data.name, user);
-    this.tokens.set(data.tokenHash, data.name);
+    });
+    this.tokens.set(data.tokenHash, { name: data.name, expiresAt: null });
     return { kind: "user", name: data.name, created: true };
   }
 
-  /** The user a token hash belongs to, if any. */
-  userOfToken(tokenHash: string): string | undefined {
-    return this.tokens.get(tokenHash);
+  private applySession(data: Extract<EntryData, { kind: "session" }>): ApplyResult {
+    const user = this.users.get(data.name);
+    if (user === undefined || this.tokens.has(data.tokenHash))
+      return { kind: "session", name: data.name, created: false };
+    user.sessions.push({ tokenHash: data.tokenHash, expiresAt: data.expiresAt });
+    this.tokens.set(data.tokenHash, { name: data.name, expiresAt: data.expiresAt });
+    while (user.sessions.length > sessionsPerUserMax) this.tokens.delete(user.sessions.shift()!.tokenHash);
+    return { kind: "session", name: data.name, created: true };
+  }
+
+  private endSession(tokenHash: string): boolean {
+    const session = this.tokens.get(tokenHash);
+    if (session === undefined) return false;
+    this.tokens.delete(tokenHash);
+    const user = this.users.get(session.name)!;
+    user.sessions = user.sessions.filter((item) => item.tokenHash !== tokenHash);
+    return true;
+  }
+
+  /** The user a token hash belongs to, if it is known and not expired at `nowMs`. */
+  userOfToken(tokenHash: string, nowMs = 0): string | undefined {
+    const session = this.tokens.get(tokenHash);
+    if (session === undefined || (session.expiresAt !== null && session.expiresAt <= nowMs)) return undefined;
+    return session.name;
   }
 
   serialize(): string {
@@ -180,6 +225,7 @@ export class ClusterState {
       auctions,
       assignments: [...this.assignments],
       users: [...this.users.values()],
+      drained: [...this.drained],
     };
     return JSON.stringify(state);
   }
@@ -201,8 +247,11 @@ export class ClusterState {
     }
     for (const user of parsed.users) {
       state.users.set(user.name, user);
-      for (const tokenHash of user.tokenHashes) state.tokens.set(tokenHash, user.name);
+      for (const session of user.sessions) {
+        state.tokens.set(session.tokenHash, { name: user.name, expiresAt: session.expiresAt });
+      }
     }
+    for (const id of parsed.drained) state.drained.add(id);
     return state;
   }
 }

@@ -54,7 +54,12 @@ export type EntryData =
   /** Moves an auction to another owner (proposed by the leader); takes effect at epoch + 1 only. */
   | { kind: "assign"; auctionId: string; owner: NodeId; epoch: number }
   /** A registered user; only hashes of secrets are replicated. */
-  | { kind: "user"; name: string; tokenHash: string; passwordHash: string | null };
+  | { kind: "user"; name: string; tokenHash: string; passwordHash: string | null }
+  /** A login: a session token (its hash) for `name`, valid until `expiresAt` (ms since the epoch). */
+  | { kind: "session"; name: string; tokenHash: string; expiresAt: number }
+  | { kind: "session-end"; tokenHash: string }
+  /** An operator drains a worker (it gets no auctions and loses its own) or takes it back. */
+  | { kind: "worker-state"; id: NodeId; drained: boolean };
 
 export interface LogEntry {
   index: LogIndex;
@@ -190,6 +195,11 @@ export type MessageType = Message["type"];
 /** A request from a client, accepted by any node and routed to the leader or the auction's owner. */
 export type ClientRequest =
   | { kind: "register"; name: string; tokenHash: string; passwordHash: string | null }
+  | { kind: "login"; name: string; tokenHash: string; expiresAt: number }
+  | { kind: "logout"; tokenHash: string }
+  | { kind: "set-drained"; id: NodeId; drained: boolean }
+  /** Hand leadership to `to` (or to the best caught-up voter when null), at once. */
+  | { kind: "transfer"; to: NodeId | null }
   | { kind: "create"; command: CreateAuctionBody }
   | { kind: "auction"; command: OwnerCommandBody }
   /** A linearizable read: answered once this node has applied everything committed before it. */
@@ -213,6 +223,8 @@ export type ClientResult =
   | { ok: true; kind: "decided"; outcome: Outcome }
   /** A read may be served: this node has applied everything up to `index`. */
   | { ok: true; kind: "read"; index: LogIndex }
+  /** An operator's request the leader acted on without a log entry (a hand-over started). */
+  | { ok: true; kind: "accepted"; detail: string }
   | { ok: false; reason: ClientFailure; detail: string; leaderId: NodeId | null };
 
 export type Input =
