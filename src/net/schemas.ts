@@ -63,7 +63,12 @@ export const entryDataSchema = z.discriminatedUnion("kind", [
     tokenHash: hashSchema,
     passwordHash: hashSchema.nullable(),
   }),
-  z.strictObject({ kind: z.literal("session"), name: userNameSchema, tokenHash: hashSchema, expiresAt: timestampSchema }),
+  z.strictObject({
+    kind: z.literal("session"),
+    name: userNameSchema,
+    tokenHash: hashSchema,
+    expiresAt: timestampSchema,
+  }),
   z.strictObject({ kind: z.literal("session-end"), tokenHash: hashSchema }),
   z.strictObject({ kind: z.literal("worker-state"), id: nodeIdSchema, drained: z.boolean() }),
 ]);
@@ -88,7 +93,12 @@ export const clientRequestSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("read") }),
   z.strictObject({ kind: z.literal("remove-member"), id: nodeIdSchema }),
   z.strictObject({ kind: z.literal("drain"), id: nodeIdSchema }),
-  z.strictObject({ kind: z.literal("login"), name: userNameSchema, tokenHash: hashSchema, expiresAt: timestampSchema }),
+  z.strictObject({
+    kind: z.literal("login"),
+    name: userNameSchema,
+    tokenHash: hashSchema,
+    expiresAt: timestampSchema,
+  }),
   z.strictObject({ kind: z.literal("logout"), tokenHash: hashSchema }),
   z.strictObject({ kind: z.literal("set-drained"), id: nodeIdSchema, drained: z.boolean() }),
   z.strictObject({ kind: z.literal("transfer"), to: nodeIdSchema.nullable() }),
