@@ -11,7 +11,9 @@ export type NetErrorCode =
   | "connect-timeout"
   | "write-timeout"
   | "frame-too-large"
-  | "transport-closed";
+  | "transport-closed"
+  | "invalid-cluster-key"
+  | "invalid-multicast-group";
 
 /** Base class: every network adapter error has a stable `code`. */
 export class NetError extends Error {
@@ -108,5 +110,29 @@ export class TransportClosedError extends NetError {
 
   constructor(what: string) {
     super("transport-closed", `${what} is closed`);
+  }
+}
+
+/**
+ * A cluster key that cannot be used: empty, too short, or given twice. The message names the key
+ * by its position and id only, never by its text: keys must never reach a log.
+ */
+export class InvalidClusterKeyError extends NetError {
+  override readonly name = "InvalidClusterKeyError";
+
+  constructor(reason: string) {
+    super("invalid-cluster-key", `invalid cluster key: ${reason}`);
+  }
+}
+
+/** A multicast group that is not an IPv4 multicast address (224.0.0.0 to 239.255.255.255). */
+export class InvalidMulticastGroupError extends NetError {
+  override readonly name = "InvalidMulticastGroupError";
+
+  constructor(group: string, reason: string) {
+    super(
+      "invalid-multicast-group",
+      `invalid multicast group ${JSON.stringify(group.slice(0, 100))}: ${reason}`,
+    );
   }
 }

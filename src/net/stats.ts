@@ -2,17 +2,22 @@
 // in-memory transports. Plain types and counters only: nothing here touches a socket.
 import type { PeerTransport } from "../node/ports.js";
 import type { DecodeFailureReason } from "./envelope.js";
+import type { AuthFailureReason } from "./cluster-key.js";
+import { authFailureReasons } from "./cluster-key.js";
 
 /**
  * Why a transport dropped a message (or, for "connection-limit", refused a connection):
  * - inbound: "malformed", "version", "invalid", "unknown-type" (see envelope.ts), "oversized"
- *   (a frame over the maximum; the connection is closed), "connection-limit";
+ *   (a frame over the maximum; the connection is closed), "connection-limit", and with cluster
+ *   keys "unsigned", "unknown-key", "bad-signature", "stale", "replayed" (see cluster-key.ts);
+ *   without keys, "unexpected-signature" (a signed frame);
  * - outbound: "no-address" (the core knows no address for the peer), "invalid-address",
  *   "unreachable" (queued while a connection failed, or no such endpoint), "queue-full",
  *   "oversized" (our own message over the maximum frame), "peer-limit", "closed" (after close()).
  */
 export type PeerDropReason =
   | DecodeFailureReason
+  | AuthFailureReason
   | "oversized"
   | "connection-limit"
   | "no-address"
@@ -35,6 +40,7 @@ export const peerDropReasons: readonly PeerDropReason[] = [
   "queue-full",
   "peer-limit",
   "closed",
+  ...authFailureReasons,
 ];
 
 /** Counters of a transport since it started. */

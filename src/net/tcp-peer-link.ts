@@ -5,6 +5,7 @@
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import type { Logger } from "../node/logger.js";
+import type { FrameAuth } from "./cluster-key.js";
 import { announcedVersion, PROTOCOL_VERSION } from "./envelope.js";
 import { ConnectTimeoutError, WriteTimeoutError } from "./errors.js";
 import { FrameDecoder } from "./frame.js";
@@ -34,6 +35,8 @@ export interface PeerLinkOptions {
   onSent(): void;
   /** The peer told us it speaks another protocol version before it closed the connection. */
   onVersionRefused(address: string, peerVersion: number): void;
+  /** Opens what the peer sends back (a version notice is sealed like every frame). */
+  auth: Pick<FrameAuth, "open">;
 }
 
 /** The delay before connection attempt number `failures + 1`, in ms: 0 after no failure. */
@@ -165,7 +168,9 @@ export class PeerLink {
   private onData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
     const { frames, error } = decoder.push(chunk);
     for (const frame of frames) {
-      const version = announcedVersion(frame);
+      const opened = this.options.auth.open(frame);
+      if (!opened.ok) continue;
+      const version = announcedVersion(opened.body);
       if (version !== null && version !== PROTOCOL_VERSION) {
         this.options.onVersionRefused(this.options.address, version);
         socket.destroy();

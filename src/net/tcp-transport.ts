@@ -2,12 +2,16 @@
 // valid message to `onMessage`, and one lazily made, reused outbound link per peer address. Peer
 // input is untrusted: anything malformed, oversized, of another version or failing its schema is
 // dropped and counted, and never crashes or stalls the node. `send` never blocks and never throws.
+// With cluster keys, every frame either way is sealed (cluster-key.ts), and one that does not open
+// (unsigned, another key, tampered, stale, replayed) is dropped and counted before it is decoded.
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import type { Beacon, Message } from "../core/cluster/types.js";
 import type { Logger } from "../node/logger.js";
 import { silentLogger } from "../node/logger.js";
 import { formatAddress, isWildcard, parseAddress } from "./address.js";
+import { authFailureReasons, frameAuth } from "./cluster-key.js";
+import type { FrameAuth } from "./cluster-key.js";
 import {
   decodeBeacon,
   decodeMessage,
@@ -56,6 +60,18 @@ export interface TcpTransportOptions {
   peersMax?: number;
   /** Uniform in [0, 1), for backoff jitter. Default Math.random. */
   random?: () => number;
+  /**
+   * Cluster keys: the first signs every frame, each one verifies. None (the default): frames are
+   * neither signed nor checked, as before keys existed. Throws InvalidClusterKeyError at start if one
+   * is unusable (see ClusterKeyring.of).
+   */
+  keys?: readonly string[];
+  /** Frames stamped further than this from our clock are refused, in ms. Default 30000. */
+  replayWindowMs?: number;
+  /** Most nonces remembered against replays (see ReplayGuard). Default 100000. */
+  replayNoncesMax?: number;
+  /** The clock that stamps and checks signed frames. Default Date.now. */
+  nowMs?: () => number;
 }
 
 /** The defaults of every optional setting. */
@@ -74,13 +90,15 @@ export const tcpTransportDefaults = {
   peersMax: 256,
 } as const;
 
-type Settings = Required<Omit<TcpTransportOptions, "onMessage" | "onBeacon">>;
+type AuthOptionName = "keys" | "replayWindowMs" | "replayNoncesMax" | "nowMs";
+type Settings = Required<Omit<TcpTransportOptions, "onMessage" | "onBeacon" | AuthOptionName>>;
 
 /** How long a refused peer has to read our version notice before its connection is destroyed. */
 const REFUSAL_GRACE_MS = 1000;
 
 export class TcpTransport implements PeerEndpoint {
   private readonly settings: Settings;
+  private readonly auth: FrameAuth;
   private readonly server: Server;
   private readonly inbound = new Set<Socket>();
   private readonly links = new Map<string, PeerLink>();
@@ -91,20 +109,22 @@ export class TcpTransport implements PeerEndpoint {
   private closing: Promise<void> | null = null;
 
   private constructor(
-    settings: Omit<TcpTransportOptions, "onMessage" | "onBeacon">,
+    options: Omit<TcpTransportOptions, "onMessage" | "onBeacon">,
     private readonly onMessage: (message: Message) => void,
     private readonly onBeacon: ((beacon: Beacon) => void) | undefined,
   ) {
+    const { keys, replayWindowMs, replayNoncesMax, nowMs, ...settings } = options;
     this.settings = {
       ...tcpTransportDefaults,
       logger: silentLogger(),
       random: Math.random,
       ...definedOnly(settings),
     };
+    this.auth = frameAuth("peer", definedOnly({ keys, replayWindowMs, replayNoncesMax, nowMs }));
     this.server = createServer((socket) => this.accept(socket));
   }
 
-  /** Starts listening; resolves once bound. Rejects with BindError or WildcardAddressError. */
+  /** Starts listening; resolves once bound. Rejects with BindError, WildcardAddressError or InvalidClusterKeyError. */
   static async start(options: TcpTransportOptions): Promise<TcpTransport> {
     const { onMessage, onBeacon, ...settings } = options;
     const transport = new TcpTransport(settings, onMessage, onBeacon);
@@ -127,7 +147,7 @@ export class TcpTransport implements PeerEndpoint {
     if (this.closing !== null) return this.drop("closed", 1, "self");
     if (address === undefined)
       return this.drop("no-address", 1, `node ${message.to}`, { to: message.to, type: message.type });
-    const body = encodeMessage(message);
+    const body = this.auth.seal(encodeMessage(message));
     if (body.byteLength > this.settings.frameBytesMax) {
       const context = { to: message.to, type: message.type, bytes: body.byteLength };
       return this.drop("oversized", 1, "self", { ...context, frameBytesMax: this.settings.frameBytesMax });
@@ -138,7 +158,7 @@ export class TcpTransport implements PeerEndpoint {
   /** Sends `beacon` to the node at `address` over its peer link (static peers), best effort. */
   sendBeacon(beacon: Beacon, address: string): void {
     if (this.closing !== null) return this.drop("closed", 1, "self");
-    this.linkFor(address)?.send(encodeFrame(encodeBeacon(beacon)));
+    this.linkFor(address)?.send(encodeFrame(this.auth.seal(encodeBeacon(beacon))));
   }
 
   /** Counters since start; a fresh copy. */
@@ -216,7 +236,16 @@ export class TcpTransport implements PeerEndpoint {
   }
 
   /** Handles one inbound frame; false once the connection is being refused. */
-  private onInboundFrame(socket: Socket, frame: Buffer): boolean {
+  private onInboundFrame(socket: Socket, sealed: Buffer): boolean {
+    const opened = this.auth.open(sealed);
+    if (!opened.ok) {
+      this.drop(opened.reason, 1, socket.remoteAddress ?? "?", {
+        from: remote(socket),
+        detail: opened.detail,
+      });
+      return true;
+    }
+    const frame = opened.body;
     const decoded = decodeMessage(frame);
     if (decoded.ok) {
       this.counts.delivered++;
@@ -250,7 +279,7 @@ export class TcpTransport implements PeerEndpoint {
     }
     socket.removeAllListeners("data");
     socket.resume();
-    socket.end(encodeFrame(encodeVersionNotice()));
+    socket.end(encodeFrame(this.auth.seal(encodeVersionNotice())));
     const timer = setTimeout(() => socket.destroy(), REFUSAL_GRACE_MS).unref();
     socket.once("close", () => clearTimeout(timer));
   }
@@ -276,6 +305,7 @@ export class TcpTransport implements PeerEndpoint {
       onDrop: (reason, count) => this.drop(reason, count, address, { to: address }),
       onSent: () => this.counts.sent++,
       onVersionRefused: (peer, peerVersion) => this.onVersionRefused(peer, peerVersion),
+      auth: this.auth,
     });
     this.links.set(address, link);
     return link;
@@ -308,10 +338,14 @@ export class TcpTransport implements PeerEndpoint {
   ): void {
     this.counts.dropped[reason] += count;
     if (!this.dropLog.allow(`${reason}/${peer}`)) return;
-    const level = reason === "oversized" || reason === "connection-limit" ? "warn" : "debug";
+    const loud = reason === "oversized" || reason === "connection-limit" || authReasons.has(reason);
+    const level = loud ? "warn" : "debug";
     this.settings.logger[level]({ reason, count, ...context }, "dropped peer message");
   }
 }
+
+/** Refused by the cluster keys: a misconfigured or hostile peer, worth a warning. */
+const authReasons: ReadonlySet<PeerDropReason> = new Set(authFailureReasons);
 
 function remote(socket: Socket): string {
   return formatAddress(socket.remoteAddress ?? "?", socket.remotePort ?? 0);

@@ -2,7 +2,7 @@
 // subnet (127.255.255.255 on loopback) and received on a socket bound to that broadcast address,
 // which several nodes on one host share. It never sends to 255.255.255.255, never binds the
 // wildcard, and drops (and counts) any datagram that is oversized, malformed or of another version.
-import { createSocket } from "node:dgram";
+// With cluster keys, beacons are sealed (cluster-key.ts) and one that does not open is dropped.
 import type { RemoteInfo, Socket } from "node:dgram";
 import { networkInterfaces } from "node:os";
 import type { NetworkInterfaceInfo } from "node:os";
@@ -11,10 +11,12 @@ import type { Discovery } from "../node/ports.js";
 import type { Logger } from "../node/logger.js";
 import { silentLogger } from "../node/logger.js";
 import { broadcastAddressOf, formatAddress } from "./address.js";
+import { authFailureReasons, frameAuth } from "./cluster-key.js";
+import type { AuthFailureReason, FrameAuth } from "./cluster-key.js";
 import { decodeBeacon, encodeBeacon, PROTOCOL_VERSION } from "./envelope.js";
 import type { DecodeFailureReason } from "./envelope.js";
-import { BindError } from "./errors.js";
 import { LogLimiter } from "./log-limit.js";
+import { bindUdpSocket as bindSocket, closeUdpSocket as closeSocket } from "./udp-socket.js";
 import { zeroCounts } from "./stats.js";
 
 export interface UdpDiscoveryOptions {
@@ -29,6 +31,14 @@ export interface UdpDiscoveryOptions {
   datagramBytesMax?: number;
   /** The interface table to find the host's netmask in. Default os.networkInterfaces (tests pass their own). */
   interfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
+  /** Cluster keys, the first signs (see TcpTransportOptions.keys). None: beacons are neither signed nor checked. */
+  keys?: readonly string[];
+  /** Beacons stamped further than this from our clock are refused, in ms. Default 30000. */
+  replayWindowMs?: number;
+  /** Most nonces remembered against replays (see ReplayGuard). Default 100000. */
+  replayNoncesMax?: number;
+  /** The clock that stamps and checks signed beacons. Default Date.now. */
+  nowMs?: () => number;
 }
 
 /** The defaults of every optional setting. */
@@ -38,8 +48,9 @@ export const udpDiscoveryDefaults = {
   datagramBytesMax: 8192,
 } as const;
 
-/** Why a beacon was dropped: see envelope.ts; "oversized" either way; "send-failed"; "closed". */
-export type BeaconDropReason = DecodeFailureReason | "oversized" | "send-failed" | "closed";
+/** Why a beacon was dropped: see envelope.ts and cluster-key.ts; "oversized" either way; "send-failed"; "closed". */
+export type BeaconDropReason =
+  DecodeFailureReason | AuthFailureReason | "oversized" | "send-failed" | "closed";
 
 export const beaconDropReasons: readonly BeaconDropReason[] = [
   "malformed",
@@ -49,6 +60,7 @@ export const beaconDropReasons: readonly BeaconDropReason[] = [
   "oversized",
   "send-failed",
   "closed",
+  ...authFailureReasons,
 ];
 
 export interface DiscoveryStats {
@@ -74,6 +86,7 @@ export class UdpDiscovery implements Discovery {
     private readonly datagramBytesMax: number,
     private readonly onBeacon: (beacon: Beacon) => void,
     private readonly logger: Logger,
+    private readonly auth: FrameAuth,
   ) {
     receiver.on("message", (datagram, from) => this.receive(datagram, from));
     receiver.on("error", (error) => logger.error({ error: error.message }, "discovery receive error"));
@@ -82,10 +95,12 @@ export class UdpDiscovery implements Discovery {
 
   /**
    * Binds the sending socket (host, any port) and the receiving one (broadcast address, shared
-   * discovery port). Rejects with WildcardAddressError, NoInterfaceError or BindError (whose
-   * `systemCode` tells EADDRINUSE apart).
+   * discovery port). Rejects with WildcardAddressError, NoInterfaceError, InvalidClusterKeyError
+   * or BindError (whose `systemCode` tells EADDRINUSE apart).
    */
   static async start(options: UdpDiscoveryOptions): Promise<UdpDiscovery> {
+    const { keys, replayWindowMs, replayNoncesMax, nowMs } = options;
+    const auth = frameAuth("beacon", { keys, replayWindowMs, replayNoncesMax, nowMs });
     const host = options.host ?? udpDiscoveryDefaults.host;
     const discoveryPort = options.discoveryPort ?? udpDiscoveryDefaults.discoveryPort;
     const broadcastAddress = broadcastAddressOf(host, (options.interfaces ?? networkInterfaces)());
@@ -108,13 +123,14 @@ export class UdpDiscovery implements Discovery {
       bytesMax,
       options.onBeacon,
       logger,
+      auth,
     );
   }
 
   /** Sends `beacon` to every node listening on the subnet. Best effort; never throws. */
   broadcast(beacon: Beacon): void {
     if (this.closing !== null) return this.drop("closed", "self");
-    const datagram = encodeBeacon(beacon);
+    const datagram = this.auth.seal(encodeBeacon(beacon));
     if (datagram.byteLength > this.datagramBytesMax) {
       return this.drop("oversized", "self", {
         bytes: datagram.byteLength,
@@ -146,7 +162,9 @@ export class UdpDiscovery implements Discovery {
     if (datagram.byteLength > this.datagramBytesMax) {
       return this.drop("oversized", sender, { bytes: datagram.byteLength });
     }
-    const decoded = decodeBeacon(datagram);
+    const opened = this.auth.open(datagram);
+    if (!opened.ok) return this.drop(opened.reason, sender, { detail: opened.detail });
+    const decoded = decodeBeacon(opened.body);
     if (decoded.ok) {
       this.counts.delivered++;
       return this.onBeacon(decoded.value);
@@ -168,33 +186,10 @@ export class UdpDiscovery implements Discovery {
   private drop(reason: BeaconDropReason, peer: string, context: Record<string, unknown> = {}): void {
     this.counts.dropped[reason]++;
     if (!this.dropLog.allow(`${reason}/${peer}`)) return;
-    const level = reason === "send-failed" ? "warn" : "debug";
+    const level = reason === "send-failed" || authReasons.has(reason) ? "warn" : "debug";
     this.logger[level]({ reason, from: peer, ...context }, "dropped beacon");
   }
 }
 
-function bindSocket(what: string, address: string, port: number, reuseAddr: boolean): Promise<Socket> {
-  const socket = createSocket({ type: "udp4", reuseAddr });
-  return new Promise((resolve, reject) => {
-    socket.once("error", (error) => {
-      socket.close();
-      reject(new BindError(what, formatAddress(address, port), error));
-    });
-    socket.bind({ address, port, exclusive: false }, () => {
-      socket.removeAllListeners("error");
-      resolve(socket);
-    });
-  });
-}
-
-function closeSocket(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch (error) {
-      // Already closed (ERR_SOCKET_DGRAM_NOT_RUNNING): nothing left to release.
-      if ((error as { code?: unknown }).code !== "ERR_SOCKET_DGRAM_NOT_RUNNING") throw error;
-      resolve();
-    }
-  });
-}
+/** Refused by the cluster keys: a misconfigured or hostile sender, worth a warning. */
+const authReasons: ReadonlySet<BeaconDropReason> = new Set(authFailureReasons);
