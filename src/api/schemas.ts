@@ -10,7 +10,34 @@ import {
   userNameSchema,
 } from "../core/auction/schemas.js";
 
-export const registerBodySchema = z.strictObject({ name: userNameSchema });
+export const passwordSchema = z.string().min(8, "at least 8 characters").max(200);
+
+export const registerBodySchema = z.strictObject({
+  name: userNameSchema,
+  password: passwordSchema.optional(),
+});
+
+export const loginBodySchema = z.strictObject({ name: userNameSchema, password: z.string().min(1).max(200) });
+
+const pageNumber = (max: number, fallback: number) =>
+  z.coerce.number().int().min(0).max(max).default(fallback);
+
+export const listQuerySchema = z.strictObject({
+  filter: z.enum(["open", "closed", "mine", "all"]).default("open"),
+  offset: pageNumber(1_000_000_000, 0),
+  limit: pageNumber(200, 50),
+});
+
+export const showQuerySchema = z.strictObject({
+  bidsOffset: pageNumber(1_000_000_000, 0),
+  bidsLimit: pageNumber(1000, 100),
+});
+
+export const clusterQuerySchema = z.strictObject({ assignments: z.enum(["true", "false"]).optional() });
+
+export const nodeBodySchema = z.strictObject({ node: z.int().positive() });
+
+export const transferBodySchema = z.strictObject({ to: z.int().positive().optional() });
 
 /** The longest auction the API accepts: 90 days. */
 export const durationMsMax = 90 * 24 * 60 * 60 * 1000;

@@ -171,6 +171,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
     process.exitCode = 1;
     return;
   }
+  api.attach(node);
   process.stderr.write(
     `gavel node ${node.id} (pid ${process.pid}): peers at ${node.address}, API at ${api.url}, data in ${dataDir}\n`,
   );

@@ -87,6 +87,7 @@ const auctionEventSchema = z.discriminatedUnion("type", [
     leaderMax: amountSchema,
     leaderBidId: auctionIdSchema,
     boughtNow: z.boolean(),
+    previousLeader: userNameSchema.nullable(),
   }),
   z.strictObject({
     type: z.literal("auction-extended"),

@@ -56,6 +56,7 @@ export class GavelNode {
   private readonly ticker: NodeJS.Timeout;
   private readonly waiting = new Map<string, (result: ClientResult) => void>();
   private readonly listeners: NodeListener[] = [];
+  private readonly eventListeners: ((event: NodeEvent) => void)[] = [];
   private requestCounter = 0;
   private stopped = false;
   /** Set while the node hands over before stopping: it takes no new client requests. */
@@ -91,6 +92,7 @@ export class GavelNode {
         event: (event) => {
           this.metrics.event(event);
           this.log(event);
+          for (const listener of this.eventListeners) listener(event);
         },
       },
     );
@@ -173,6 +175,11 @@ export class GavelNode {
 
   onApplied(listener: NodeListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Hears the node's notable events (leader changes, elections, ...). */
+  onEvent(listener: (event: NodeEvent) => void): void {
+    this.eventListeners.push(listener);
   }
 
   /** Sends a client request into the cluster; resolves with its answer (the core times requests out). */

@@ -165,6 +165,7 @@ export class AuctionBook {
       amount: command.amount,
       max: command.max,
       ...resolved,
+      previousLeader: auction.leader,
     };
     const events: AuctionEvent[] = [accepted];
     if (resolved.boughtNow) {

@@ -113,6 +113,8 @@ export type AuctionEvent =
       leaderMax: number;
       leaderBidId: string;
       boughtNow: boolean;
+      /** Who led before this bid (null for the first bid): told they were outbid when the lead changes. */
+      previousLeader: UserName | null;
     }
   | { type: "auction-extended"; timestampMs: number; auctionId: AuctionId; closesAt: number }
   | { type: "auction-closed"; timestampMs: number; auctionId: AuctionId; outcome: ClosedOutcome }
