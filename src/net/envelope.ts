@@ -1,16 +1,25 @@
 // The versioned envelope every TCP frame and UDP datagram carries: UTF-8 JSON of
-// `{ "v": PROTOCOL_VERSION, "m": message }` (TCP) or `{ "v": PROTOCOL_VERSION, "b": beacon }` (UDP).
+// `{ "v": PROTOCOL_VERSION, "m": message }` (TCP) or `{ "v": PROTOCOL_VERSION, "b": beacon }` (UDP),
+// and the multicast update's `{ "v": UPDATE_FORMAT_VERSION, "u": update }` (for clients).
 // Decoding is total: any input yields a value or a reason to drop it, never an exception, and
 // nothing that failed validation reaches the caller.
 import type { z } from "zod";
 import type { Beacon, Message } from "../core/cluster/types.js";
 import { beaconSchema, messageSchema, messageTypes } from "./schemas.js";
+import { auctionUpdateSchema } from "./update-schema.js";
+import type { AuctionUpdate } from "./update-schema.js";
 
 /**
  * The peer protocol's version. Bump it on any change a node of the previous version would
  * misread; nodes of different versions refuse each other's messages and beacons.
  */
 export const PROTOCOL_VERSION = 1;
+
+/**
+ * The multicast update format's version, separate from the peer protocol's: receivers are clients,
+ * so it changes only when an update's meaning does. Receivers drop updates of another version.
+ */
+export const UPDATE_FORMAT_VERSION = 1;
 
 /** Why an input was dropped: not UTF-8 JSON of a versioned object, another version, or failing its schema. */
 export type DecodeFailureReason = "malformed" | "version" | "invalid" | "unknown-type";
@@ -33,6 +42,18 @@ export function encodeMessage(message: Message): Buffer {
 /** The envelope of `beacon`, as bytes (one datagram). */
 export function encodeBeacon(beacon: Beacon): Buffer {
   return Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, b: beacon }), "utf8");
+}
+
+/** The envelope of `update`, as bytes (one datagram before sealing). */
+export function encodeUpdate(update: AuctionUpdate): Buffer {
+  return Buffer.from(JSON.stringify({ v: UPDATE_FORMAT_VERSION, u: update }), "utf8");
+}
+
+/** Decodes and validates one update envelope. */
+export function decodeUpdate(body: Uint8Array): Decoded<AuctionUpdate> {
+  const payload = decodeEnvelope(body, "u", UPDATE_FORMAT_VERSION);
+  if (!payload.ok) return payload;
+  return validate(auctionUpdateSchema, payload.value);
 }
 
 /** An envelope with no payload: tells a peer which version we speak before we refuse it. */
@@ -70,13 +91,17 @@ export function announcedVersion(body: Uint8Array): number | null {
 }
 
 /** Checks UTF-8, JSON, the version and the envelope's keys; returns the payload under `key`. */
-function decodeEnvelope(body: Uint8Array, key: "m" | "b"): Decoded<unknown> {
+function decodeEnvelope(
+  body: Uint8Array,
+  key: "m" | "b" | "u",
+  expected = PROTOCOL_VERSION,
+): Decoded<unknown> {
   const object = parseObject(body);
   if (!object.ok) return object;
   const version = ownField(object.value, "v");
   if (!isVersion(version)) return { ok: false, reason: "malformed", detail: "no protocol version" };
-  if (version !== PROTOCOL_VERSION) {
-    const detail = `protocol version ${version}, expected ${PROTOCOL_VERSION}`;
+  if (version !== expected) {
+    const detail = `protocol version ${version}, expected ${expected}`;
     return { ok: false, reason: "version", detail, peerVersion: version };
   }
   const keys = Object.keys(object.value);
