@@ -28,6 +28,7 @@ export interface NodeFlags {
   logLevel: string;
   restore?: string;
   forceNewCluster: boolean;
+  rateLimit: number;
 }
 
 function integer(min: number, max: number, what: string) {
@@ -120,6 +121,12 @@ export function nodeCommand(): Command {
         .argParser(peerList),
     )
     .addOption(
+      new Option("--rate-limit <n>", "client requests per second allowed per token (per address without one)")
+        .env("GAVEL_RATE_LIMIT")
+        .default(500)
+        .argParser(integer(1, 1_000_000, "--rate-limit")),
+    )
+    .addOption(
       new Option(
         "--restore <file>",
         "start a new cluster from a backup (gavel backup); needs an empty data dir",
@@ -150,7 +157,12 @@ export async function runNode(flags: NodeFlags): Promise<void> {
   let node: GavelNode | null = null;
   let api: HttpApi | null = null;
   try {
-    api = await HttpApi.start(() => node, { host: flags.host, port: flags.httpPort, logger });
+    api = await HttpApi.start(() => node, {
+      host: flags.host,
+      port: flags.httpPort,
+      logger,
+      ratePerSecond: flags.rateLimit,
+    });
     node = await GavelNode.start({
       nodeId: flags.id,
       host: flags.host,
