@@ -21,6 +21,8 @@ import type { SqliteStorage } from "../disk/sqlite-storage.js";
 import { TcpTransport } from "../net/tcp-transport.js";
 import { UdpDiscovery } from "../net/udp-discovery.js";
 import { BeaconRelay } from "../net/static-peers.js";
+import { ClusterKeyring } from "../net/cluster-key.js";
+import { UpdatePublisher } from "../net/update-publisher.js";
 import { NodeDriver } from "./driver.js";
 import type { DriverListener } from "./driver.js";
 import type { Logger } from "./logger.js";
@@ -41,6 +43,15 @@ export interface NodeProcessOptions {
   peers?: readonly string[];
   /** Protocol settings; clusterName and expect among them. */
   config: Config;
+  /**
+   * Cluster keys: the first signs every message, beacon and update, all verify (rotation). None: nothing
+   * is signed or checked, and the node warns loudly at start. Never logged; only key ids are.
+   */
+  keys?: readonly string[];
+  /** Multicast group of auction updates. Default 239.255.77.1. */
+  multicastGroup?: string;
+  /** UDP port of the update group. Default 7410. */
+  multicastPort?: number;
   /** Runs once the data dir is open and the peer port bound, before the node starts (restore, recovery). */
   prepare?: (storage: Storage, self: { identity: Identity; address: string; httpUrl: string }) => void;
   logger: Logger;
@@ -69,6 +80,7 @@ export class GavelNode {
     private readonly transport: TcpTransport,
     private readonly discovery: UdpDiscovery,
     relay: BeaconRelay,
+    private readonly publisher: UpdatePublisher,
     readonly logger: Logger,
     options: NodeProcessOptions,
     identity: { nodeId: NodeId; incarnation: string },
@@ -86,6 +98,7 @@ export class GavelNode {
       {
         applied: (entry, result) => {
           this.metrics.applied(entry, result);
+          this.publisher.applied(entry, result);
           for (const listener of this.listeners) listener.applied?.(entry, result);
         },
         responded: (requestId, result) => this.settle(requestId, result),
@@ -103,6 +116,9 @@ export class GavelNode {
   /** Opens the data dir and the sockets, then starts the node. Throws a coded error if one cannot be opened. */
   static async start(options: NodeProcessOptions): Promise<GavelNode> {
     const config = validateConfig(options.config);
+    const keys = options.keys ?? [];
+    // Checked before anything is opened: an unusable key stops the node with a coded error.
+    const keyring = keys.length > 0 ? ClusterKeyring.of(keys) : null;
     let metrics: NodeMetrics | null = null;
     const { storage, identity, created } = openDataDir({
       dir: options.dataDir,
@@ -116,11 +132,13 @@ export class GavelNode {
     const deliver = (input: Input) => node?.enqueue(input);
     let transport: TcpTransport | null = null;
     let udp: UdpDiscovery | null = null;
+    let publisher: UpdatePublisher | null = null;
     try {
       transport = await TcpTransport.start({
         host: options.host,
         port: options.port,
         logger,
+        keys,
         onMessage: (message) => deliver({ type: "message", message }),
         onBeacon: (beacon) => {
           relay?.heard(beacon);
@@ -131,11 +149,21 @@ export class GavelNode {
         host: options.host,
         discoveryPort: options.discoveryPort,
         logger,
+        keys,
         onBeacon: (beacon) => deliver({ type: "beacon", beacon }),
       });
       relay = new BeaconRelay(udp, transport, options.peers ?? []);
+      publisher = await UpdatePublisher.start({
+        host: options.host,
+        group: options.multicastGroup,
+        port: options.multicastPort,
+        nodeId: identity.nodeId,
+        clusterName: config.clusterName,
+        keys,
+        logger,
+      });
       options.prepare?.(storage, { identity, address: transport.address, httpUrl: options.httpUrl });
-      node = new GavelNode(config, storage, transport, udp, relay, logger, options, identity);
+      node = new GavelNode(config, storage, transport, udp, relay, publisher, logger, options, identity);
       metrics = node.metrics;
       logger.info(
         {
@@ -144,13 +172,22 @@ export class GavelNode {
           address: transport.address,
           broadcast: udp.broadcastAddress,
           peers: options.peers,
+          updates: `${publisher.group}:${publisher.port}`,
         },
         "node started",
       );
+      if (keyring === null) {
+        logger.warn(
+          {},
+          "NO CLUSTER KEY: messages, beacons and updates are not signed; anyone who reaches these ports can join, vote or lead. Set --cluster-key (or GAVEL_CLUSTER_KEY) on every node.",
+        );
+      } else {
+        logger.info({ signingKeyId: keyring.signingKeyId, keyIds: keyring.keyIds }, "cluster keys set");
+      }
       return node;
     } catch (error) {
       // Nothing half-started stays behind: the caller can report the error and exit.
-      await Promise.allSettled([transport?.close(), udp?.close()]);
+      await Promise.allSettled([transport?.close(), udp?.close(), publisher?.close()]);
       storage.close();
       throw error;
     }
@@ -225,6 +262,8 @@ export class GavelNode {
     const batch = this.queue;
     this.queue = [];
     this.driver.deliver(batch);
+    // The batch is applied: the publisher can number and describe its events.
+    this.publisher.flush(this.state());
     logContext.term = this.driver.node.status().term;
   }
 
@@ -233,6 +272,8 @@ export class GavelNode {
     const drops: Record<string, number> = { ...this.transport.stats().dropped };
     for (const [reason, count] of Object.entries(this.discovery.stats().dropped))
       drops[`beacon-${reason}`] = count;
+    for (const [reason, count] of Object.entries(this.publisher.stats().dropped))
+      drops[`update-${reason}`] = count;
     return drops;
   }
 
@@ -297,7 +338,7 @@ export class GavelNode {
       resolve({ ok: false, reason: "outcome-unknown", detail: "the node stopped", leaderId: null });
     }
     this.waiting.clear();
-    await Promise.allSettled([this.transport.close(), this.discovery.close()]);
+    await Promise.allSettled([this.transport.close(), this.discovery.close(), this.publisher.close()]);
     this.storage.close();
     this.logger.info({}, "node stopped");
   }
