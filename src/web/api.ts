@@ -1,0 +1,218 @@
+/// <reference lib="dom" />
+// The page's HTTP client. It knows every node of the cluster (learned from GET /api/cluster) and
+// moves to the next one when the node it talks to stops answering. It repeats a request only when
+// repeating cannot do anything twice: reads, and bids, which carry their own `bidId`.
+import type {
+  Auction,
+  AuctionPage,
+  BidAnswer,
+  BidLine,
+  ClusterNode,
+  ClusterView,
+  ListFilter,
+  Problem,
+  Session,
+} from "./types.js";
+
+/** An answer of the API that is not a success: its problem document, or one made up for a network failure. */
+export class ApiError extends Error {
+  constructor(readonly problem: Problem) {
+    super(problem.detail ?? problem.title ?? problem.code);
+    this.name = "ApiError";
+  }
+}
+
+/** The origins of the cluster's nodes; the first is the one in use. */
+export class Endpoints {
+  private urls: string[];
+
+  constructor(origin: string) {
+    this.urls = [origin];
+  }
+
+  get current(): string {
+    return this.urls[0]!;
+  }
+
+  /** Every known origin, the one in use first. */
+  all(): string[] {
+    return [...this.urls];
+  }
+
+  /** Adds the origins of `nodes`, keeping the one in use first. */
+  learn(nodes: ClusterNode[]): void {
+    for (const node of nodes) {
+      const origin = originOf(node.http);
+      if (origin !== null && !this.urls.includes(origin)) this.urls.push(origin);
+    }
+  }
+
+  /** `url` failed: use the node after it (unless another caller has moved on already). */
+  failed(url: string): void {
+    if (this.urls[0] !== url || this.urls.length < 2) return;
+    this.urls = [...this.urls.slice(1), url];
+  }
+}
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
+interface RequestOptions {
+  body?: unknown;
+  /** Safe to send again, to this node or another, after a network failure, a 503 or a 504. */
+  repeatable: boolean;
+  /** Give up repeating after this long. */
+  deadlineMs?: number;
+}
+
+const attemptTimeoutMs = 6000;
+
+export class Api {
+  constructor(
+    readonly endpoints: Endpoints,
+    private readonly token: () => string | null,
+  ) {}
+
+  register(name: string, password: string): Promise<Session> {
+    return this.request<Session>("POST", "/api/users", { body: { name, password }, repeatable: false });
+  }
+
+  login(name: string, password: string): Promise<Session> {
+    return this.request<Session>("POST", "/api/sessions", { body: { name, password }, repeatable: true });
+  }
+
+  logout(): Promise<unknown> {
+    return this.request("DELETE", "/api/sessions/current", { repeatable: true });
+  }
+
+  me(): Promise<{ name: string }> {
+    return this.request("GET", "/api/me", { repeatable: true });
+  }
+
+  list(filter: ListFilter, offset = 0, limit = 50): Promise<AuctionPage> {
+    const query = new URLSearchParams({ filter, offset: String(offset), limit: String(limit) });
+    return this.request("GET", `/api/auctions?${query}`, { repeatable: true });
+  }
+
+  /** The auction with its whole bid history (every page of it). */
+  async auction(id: string): Promise<Auction & { bids: BidLine[] }> {
+    const path = `/api/auctions/${encodeURIComponent(id)}`;
+    const first = await this.request<Auction>("GET", path, { repeatable: true });
+    const bids = [...(first.bids ?? [])];
+    const total = first.bidsTotal ?? bids.length;
+    while (bids.length < total) {
+      const page = await this.request<Auction>("GET", `${path}?bidsOffset=${bids.length}&bidsLimit=100`, {
+        repeatable: true,
+      });
+      if (page.version !== first.version || (page.bids ?? []).length === 0) return this.auction(id);
+      bids.push(...(page.bids ?? []));
+    }
+    return { ...first, bids };
+  }
+
+  createAuction(body: Record<string, unknown>): Promise<Auction> {
+    return this.request("POST", "/api/auctions", { body, repeatable: false });
+  }
+
+  cancelAuction(id: string): Promise<Auction> {
+    return this.request("POST", `/api/auctions/${encodeURIComponent(id)}/cancel`, { repeatable: true });
+  }
+
+  /** A bid; sent again with the same `bidId` (to any node) until its outcome is known. */
+  bid(id: string, body: { amount: number; bidId: string; max?: number }): Promise<BidAnswer> {
+    return this.request("POST", `/api/auctions/${encodeURIComponent(id)}/bids`, {
+      body,
+      repeatable: true,
+      deadlineMs: 20_000,
+    });
+  }
+
+  cluster(): Promise<ClusterView> {
+    return this.request("GET", "/api/cluster?assignments=true", { repeatable: true, deadlineMs: 5000 });
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions): Promise<T> {
+    const deadline = Date.now() + (options.deadlineMs ?? 10_000);
+    for (let attempt = 0; ; attempt++) {
+      const url = this.endpoints.current;
+      const outcome = await this.attempt(url, method, path, options.body);
+      if (outcome.kind === "answer") return outcome.value as T;
+      if (outcome.kind === "unreachable") this.endpoints.failed(url);
+      // A 503 means nothing happened; after no answer or a 504 it may have, so only a repeatable request goes again.
+      const retryable = outcome.kind === "unavailable" || (outcome.kind !== "failed" && options.repeatable);
+      if (!retryable || Date.now() >= deadline) throw new ApiError(outcome.problem);
+      await sleep(Math.min(outcome.retryAfterMs ?? 250 * 2 ** Math.min(attempt, 3), 2000));
+    }
+  }
+
+  private async attempt(
+    url: string,
+    method: string,
+    path: string,
+    body: unknown,
+  ): Promise<
+    | { kind: "answer"; value: unknown }
+    | { kind: "failed" | "unavailable" | "unknown" | "unreachable"; problem: Problem; retryAfterMs?: number }
+  > {
+    const headers: Record<string, string> = { accept: "application/json" };
+    const token = this.token();
+    if (token !== null) headers["authorization"] = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(url + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(attemptTimeoutMs),
+      });
+    } catch {
+      const detail = `node ${url} did not answer`;
+      return { kind: "unreachable", problem: { status: 0, code: "unreachable", detail } };
+    }
+    const text = await response.text().catch(() => "");
+    const value = parseJson(text);
+    if (response.ok) return { kind: "answer", value };
+    const problem = asProblem(value, response.status);
+    const retryAfterS = Number(response.headers.get("retry-after"));
+    const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : undefined;
+    if (response.status === 503) return { kind: "unavailable", problem, retryAfterMs };
+    if (response.status === 504) return { kind: "unknown", problem, retryAfterMs };
+    return { kind: "failed", problem };
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === "") return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { detail: text.slice(0, 200) };
+  }
+}
+
+function asProblem(value: unknown, status: number): Problem {
+  const body = (typeof value === "object" && value !== null ? value : {}) as Partial<Problem>;
+  return {
+    status,
+    code: typeof body.code === "string" ? body.code : `http-${status}`,
+    title: body.title,
+    detail: typeof body.detail === "string" ? body.detail : `the node answered ${status}`,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A fresh id for a bid: unique per bidder and auction, and safe to send again. */
+export function newBidId(): string {
+  const random = new Uint8Array(9);
+  crypto.getRandomValues(random);
+  return `web-${Array.from(random, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+}
