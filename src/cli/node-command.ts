@@ -9,6 +9,8 @@ import { HttpApi } from "../api/http-api.js";
 import { GavelNode } from "../node/gavel-node.js";
 import { createLogger } from "../node/logger.js";
 import { parseAddress } from "../net/address.js";
+import { KEY_BYTES_MIN, parseClusterKeys } from "../net/cluster-key.js";
+import { checkMulticastGroup, multicastDefaults } from "../net/multicast.js";
 import { readFileSync } from "node:fs";
 import { forceNewCluster, parseBackup, restoreBackup } from "../node/recovery.js";
 import type { Self } from "../node/recovery.js";
@@ -29,6 +31,9 @@ export interface NodeFlags {
   restore?: string;
   forceNewCluster: boolean;
   rateLimit: number;
+  clusterKey?: string[];
+  multicastGroup: string;
+  multicastPort: number;
 }
 
 function integer(min: number, max: number, what: string) {
@@ -54,6 +59,27 @@ function peerList(value: string): string[] {
 }
 
 const port = (what: string) => integer(0, 65_535, what);
+
+function clusterKeys(value: string): string[] {
+  const keys = parseClusterKeys(value);
+  if (keys.length === 0) throw new InvalidArgumentError("give at least one key");
+  const short = keys.find((key) => Buffer.byteLength(key) < KEY_BYTES_MIN);
+  if (short !== undefined) {
+    throw new InvalidArgumentError(
+      `each key needs at least ${KEY_BYTES_MIN} bytes (e.g. openssl rand -base64 24)`,
+    );
+  }
+  return keys;
+}
+
+function multicastGroup(value: string): string {
+  try {
+    checkMulticastGroup(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+  return value;
+}
 
 /** The `node` subcommand. */
 export function nodeCommand(): Command {
@@ -121,6 +147,26 @@ export function nodeCommand(): Command {
         .argParser(peerList),
     )
     .addOption(
+      new Option(
+        "--cluster-key <keys>",
+        "shared secret(s), comma-separated: every message between nodes is signed with the first and checked against all (add a key everywhere, then make it first, then drop the old one). Without one anyone on the network can join.",
+      )
+        .env("GAVEL_CLUSTER_KEY")
+        .argParser(clusterKeys),
+    )
+    .addOption(
+      new Option("--multicast-group <address>", "multicast group of the UDP auction updates")
+        .env("GAVEL_MULTICAST_GROUP")
+        .default(multicastDefaults.group)
+        .argParser(multicastGroup),
+    )
+    .addOption(
+      new Option("--multicast-port <n>", "UDP port of the auction updates")
+        .env("GAVEL_MULTICAST_PORT")
+        .default(multicastDefaults.port)
+        .argParser(integer(1, 65_535, "--multicast-port")),
+    )
+    .addOption(
       new Option("--rate-limit <n>", "client requests per second allowed per token (per address without one)")
         .env("GAVEL_RATE_LIMIT")
         .default(500)
@@ -157,11 +203,13 @@ export async function runNode(flags: NodeFlags): Promise<void> {
   let node: GavelNode | null = null;
   let api: HttpApi | null = null;
   try {
+    const keys = flags.clusterKey ?? [];
     api = await HttpApi.start(() => node, {
       host: flags.host,
       port: flags.httpPort,
       logger,
       ratePerSecond: flags.rateLimit,
+      adminKeys: keys,
     });
     node = await GavelNode.start({
       nodeId: flags.id,
@@ -171,6 +219,9 @@ export async function runNode(flags: NodeFlags): Promise<void> {
       discoveryPort: flags.discoveryPort,
       dataDir,
       peers: flags.peers,
+      keys,
+      multicastGroup: flags.multicastGroup,
+      multicastPort: flags.multicastPort,
       config,
       logger,
       prepare: (storage, self) => prepareData(flags, storage, self, logger),
