@@ -39,8 +39,9 @@ export type ParsedMoney = { ok: true; minorUnits: number } | { ok: false; reason
 
 /**
  * Reads what a person typed: "12.5", "12.50", "12,50", "1,250.00", "1.250,00", "1 250", "12.50 EUR".
- * With both separators the last one is the decimal point; a lone separator followed by exactly three
- * digits groups thousands, otherwise it is the decimal point.
+ * With both separators the last one is the decimal point; repeated groups of three digits group
+ * thousands. A lone separator before exactly three digits ("1,250", "12.505") is refused: it means
+ * a thousand times more in some countries than in others, and a bid must never guess.
  */
 export function parseMoney(text: string, currency: string): ParsedMoney {
   const digits = minorDigits(currency);
@@ -48,7 +49,9 @@ export function parseMoney(text: string, currency: string): ParsedMoney {
   cleaned = cleaned.replace(/[\s\u00a0'’]/g, "");
   if (cleaned === "") return { ok: false, reason: "enter an amount" };
   if (!/^\d[\d.,]*$/.test(cleaned)) return { ok: false, reason: "use digits, e.g. 12.50" };
-  const { whole, fraction } = splitDecimal(cleaned);
+  const split = splitDecimal(cleaned);
+  if (split === "ambiguous") return { ok: false, reason: "ambiguous: write e.g. 1250 or 1.25" };
+  const { whole, fraction } = split;
   if (!/^\d+$/.test(whole) || !/^\d*$/.test(fraction)) return { ok: false, reason: "use digits, e.g. 12.50" };
   if (fraction.length > digits)
     return { ok: false, reason: digits === 0 ? "whole amounts only" : `at most ${digits} decimals` };
@@ -58,22 +61,29 @@ export function parseMoney(text: string, currency: string): ParsedMoney {
   return { ok: true, minorUnits };
 }
 
-function splitDecimal(text: string): { whole: string; fraction: string } {
+function splitDecimal(text: string): { whole: string; fraction: string } | "ambiguous" {
   const lastDot = text.lastIndexOf(".");
   const lastComma = text.lastIndexOf(",");
   if (lastDot >= 0 && lastComma >= 0) {
     const decimal = lastDot > lastComma ? "." : ",";
     const group = decimal === "." ? "," : ".";
     const at = text.lastIndexOf(decimal);
-    return { whole: text.slice(0, at).replaceAll(group, ""), fraction: text.slice(at + 1) };
+    const whole = text.slice(0, at);
+    if (!groupedByThousands(whole.split(group))) return { whole: "x", fraction: "" };
+    return { whole: whole.replaceAll(group, ""), fraction: text.slice(at + 1) };
   }
   const separator = lastDot >= 0 ? "." : lastComma >= 0 ? "," : null;
   if (separator === null) return { whole: text, fraction: "" };
   const parts = text.split(separator);
-  const groupsThousands = parts.length > 2 || parts[1]!.length === 3;
-  if (groupsThousands && parts.slice(1).every((part) => part.length === 3)) {
-    return { whole: parts.join(""), fraction: "" };
-  }
-  if (parts.length > 2) return { whole: "x", fraction: "" };
+  if (parts.length > 2)
+    return groupedByThousands(parts) ? { whole: parts.join(""), fraction: "" } : { whole: "x", fraction: "" };
+  if (parts[1]!.length === 3) return "ambiguous";
   return { whole: parts[0]!, fraction: parts[1]! };
+}
+
+/** "1", "250", "000": a first group of one to three digits, then groups of exactly three. */
+function groupedByThousands(parts: string[]): boolean {
+  return parts.every((part, index) =>
+    index === 0 ? part.length >= 1 && part.length <= 3 : part.length === 3,
+  );
 }
