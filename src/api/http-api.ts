@@ -17,6 +17,8 @@ import { openApiDocument } from "./openapi.js";
 import { problem } from "./problems.js";
 import { EventFeed, registerStream } from "./stream.js";
 import { registerUserRoutes } from "./user-routes.js";
+import { registerStatic } from "./static.js";
+import { fileURLToPath } from "node:url";
 
 export type { ApiNode } from "./context.js";
 export type { Backup } from "./cluster-routes.js";
@@ -37,8 +39,10 @@ export interface HttpApiOptions {
   ratePerSecond?: number;
   /** Most WebSocket clients at once. Default 2000. */
   streamClientsMax?: number;
-  /** Registers more routes (the web page). */
+  /** Registers more routes. */
   extraRoutes?: (server: FastifyInstance) => Promise<void> | void;
+  /** Where the built web page is (default: dist/web beside the compiled code). */
+  webRoot?: string;
 }
 
 export class HttpApi {
@@ -64,6 +68,7 @@ export class HttpApi {
       userOfToken: (token) => (getNode() === null ? undefined : context.userOfToken(token)),
       clientsMax: options.streamClientsMax,
     });
+    registerStatic(server, options.webRoot ?? fileURLToPath(new URL("../../web", import.meta.url)));
     await options.extraRoutes?.(server);
     const address = await server.listen({ host: options.host, port: options.port });
     return new HttpApi(server, address, feed);
