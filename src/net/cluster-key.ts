@@ -264,7 +264,7 @@ class KeyedAuth implements FrameAuth {
       return { ok: false, reason: "stale", detail };
     }
     if (verdict === "forgotten") {
-      const detail = `stamped before nonces forgotten when the cache of ${this.guard.noncesMax} was full`;
+      const detail = `stamped before this receiver started, or before nonces it forgot (cache of ${this.guard.noncesMax} full)`;
       return { ok: false, reason: "stale", detail };
     }
     if (verdict === "replayed") return { ok: false, reason: "replayed", detail: "nonce already seen" };

@@ -2,6 +2,7 @@
 // within a window of our clock. Nonces seen inside the window are remembered in a bounded cache;
 // when the cache is full the guard forgets the oldest-stamped nonce and from then on refuses every
 // frame stamped at or before it, so it fails closed: it never accepts a frame it cannot prove new.
+// For the same reason it refuses frames stamped before it was created (its cache starts empty).
 
 /** Settings of a replay guard. */
 export interface ReplayGuardOptions {
@@ -23,7 +24,7 @@ export const replayGuardDefaults = {
   replayNoncesMax: 100_000,
 } as const;
 
-/** "forgotten": inside the window, but at or below the floor raised at the bound. */
+/** "forgotten": inside the window, but stamped before the guard started, or at or below the floor raised at the bound. */
 export type ReplayVerdict = "fresh" | "stale" | "forgotten" | "replayed";
 
 interface Seen {
@@ -44,6 +45,11 @@ interface Seen {
  * a sustained flood the effective window shrinks to what the cache holds, and only frames delayed
  * longer than that are refused. Only frames whose signature was verified reach the guard, so no one
  * without a key can fill it.
+ *
+ * The floor starts just before the guard's creation: a restarted node remembers no nonces, so it
+ * refuses every frame stamped before it started rather than accept one its previous run had seen.
+ * (A sender whose clock runs ahead stamps frames later than it sends them; within that lead such a
+ * frame could still be replayed to a restarted node. The peer protocol tolerates duplicates.)
  */
 export class ReplayGuard {
   readonly windowMs: number;
@@ -52,14 +58,15 @@ export class ReplayGuard {
   private readonly nonces = new Set<string>();
   // Invariant: `heap` holds exactly the nonces of `nonces`, as a binary min-heap on timestampMs.
   private readonly heap: Seen[] = [];
-  /** Frames stamped at or before this were forgotten at the bound: refused. */
-  private floorMs = Number.NEGATIVE_INFINITY;
+  /** Frames stamped at or before this are refused: from before our start, or forgotten at the bound. */
+  private floorMs: number;
   private evictedCount = 0;
 
   constructor(options: ReplayGuardOptions = {}) {
     this.windowMs = options.replayWindowMs ?? replayGuardDefaults.replayWindowMs;
     this.noncesMax = options.replayNoncesMax ?? replayGuardDefaults.replayNoncesMax;
     this.nowMs = options.nowMs ?? Date.now;
+    this.floorMs = this.nowMs() - 1;
     if (!(this.windowMs > 0)) throw new RangeError("replayWindowMs must be positive");
     if (!(Number.isSafeInteger(this.noncesMax) && this.noncesMax > 0)) {
       throw new RangeError("replayNoncesMax must be a positive integer");

@@ -102,12 +102,25 @@ describe("the replay window", () => {
   test("frames stamped too far in the past or future are stale", () => {
     const clock = manualClock();
     const receiver = frameAuth("peer", { keys: [keyA], replayWindowMs: 1000, nowMs: clock.nowMs });
+    clock.advance(5000); // long after the receiver started
     const old = frameAuth("peer", { keys: [keyA], nowMs: () => clock.nowMs() - 1001 }).seal(body);
     const future = frameAuth("peer", { keys: [keyA], nowMs: () => clock.nowMs() + 1001 }).seal(body);
     const edge = frameAuth("peer", { keys: [keyA], nowMs: () => clock.nowMs() - 1000 }).seal(body);
     assert.equal(reason(receiver.open(old)), "stale");
     assert.equal(reason(receiver.open(future)), "stale");
     assert.equal(reason(receiver.open(edge)), "ok");
+  });
+
+  test("a receiver refuses frames stamped before it started: after a restart it knows no nonces", () => {
+    const clock = manualClock();
+    const sender = frameAuth("peer", { keys: [keyA], nowMs: clock.nowMs });
+    const firstRun = frameAuth("peer", { keys: [keyA], nowMs: clock.nowMs });
+    const captured = sender.seal(body);
+    assert.equal(reason(firstRun.open(captured)), "ok");
+    clock.advance(1);
+    const restarted = frameAuth("peer", { keys: [keyA], nowMs: clock.nowMs });
+    assert.equal(reason(restarted.open(captured)), "stale");
+    assert.equal(reason(restarted.open(sender.seal(body))), "ok", "frames sealed since pass");
   });
 
   test("a captured frame replayed after its nonce expired is stale, never accepted", () => {
@@ -125,8 +138,9 @@ describe("the replay window", () => {
 
 describe("the bounded nonce cache", () => {
   test("at the bound it forgets the oldest stamp and refuses everything at or before it", () => {
-    const clock = manualClock(1_000_000);
+    const clock = manualClock(900_000);
     const guard = new ReplayGuard({ replayWindowMs: 10_000, replayNoncesMax: 3, nowMs: clock.nowMs });
+    clock.advance(100_000);
     assert.equal(guard.check(999_000, "n1"), "fresh");
     assert.equal(guard.check(999_500, "n2"), "fresh");
     assert.equal(guard.check(998_000, "n3"), "fresh");
