@@ -305,6 +305,16 @@ export class ClusterNode {
     return heard;
   }
 
+  /** The current term (cheap, unlike status()). */
+  get term(): Term {
+    return this.hard.term;
+  }
+
+  /** The members of the configuration in force here (cheap, unlike status()). */
+  get members(): readonly Member[] {
+    return this.latestConfig().members;
+  }
+
   /** The replicated state as applied on this node (read-only for callers). */
   get applied(): ClusterState {
     return this.state;
