@@ -165,37 +165,16 @@ export interface FrameAuthOptions extends ReplayGuardOptions {
 }
 
 /** The FrameAuth of one channel: keyed if `options.keys` has any key, open otherwise. */
-export function frameAuth(domain: AuthDomain, options: FrameAuthOptions = {}): FrameAuth {
-  const keys = options.keys ?? [];
-  if (keys.length === 0) return new OpenAuth();
-  return new KeyedAuth(domain, ClusterKeyring.of(keys), options);
+export function frameAuth(domain: AuthDomain, options: FrameAuthOptions = {}): ChannelAuth {
+  return new ChannelAuth(domain, options);
 }
 
-/** Without keys: bodies pass as they are; a signed frame means a misconfigured peer. */
-class OpenAuth implements FrameAuth {
-  readonly keyed = false;
-  readonly overheadBytes = 0;
-  readonly replayEvictions = 0;
-
-  seal(body: Uint8Array): Buffer {
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  }
-
-  open(frame: Buffer): Opened {
-    if (isSigned(frame)) {
-      return {
-        ok: false,
-        reason: "unexpected-signature",
-        detail: "signed frame, but this node has no cluster key",
-      };
-    }
-    return { ok: true, body: frame };
-  }
-}
-
-class KeyedAuth implements FrameAuth {
-  readonly keyed = true;
-  readonly overheadBytes = SIGNATURE_HEADER_BYTES;
+/**
+ * Seals and opens the frames of one channel with the current keys, which `setKeys` replaces while
+ * the node runs (a rotation without restarts); the nonces seen are kept across the change.
+ */
+export class ChannelAuth implements FrameAuth {
+  private keyring: ClusterKeyring | null;
   private readonly guard: ReplayGuard;
   private readonly nowMs: () => number;
   private readonly noncePrefix = randomBytes(8);
@@ -204,18 +183,40 @@ class KeyedAuth implements FrameAuth {
 
   constructor(
     private readonly domain: AuthDomain,
-    private readonly keyring: ClusterKeyring,
-    options: ReplayGuardOptions,
+    options: FrameAuthOptions,
   ) {
+    this.keyring = keyringOf(options.keys ?? []);
     this.guard = new ReplayGuard(options);
     this.nowMs = options.nowMs ?? Date.now;
+  }
+
+  get keyed(): boolean {
+    return this.keyring !== null;
+  }
+
+  get overheadBytes(): number {
+    return this.keyring === null ? 0 : SIGNATURE_HEADER_BYTES;
   }
 
   get replayEvictions(): number {
     return this.guard.evictions;
   }
 
+  /** Ids of the keys in use, signing key first (empty without keys). */
+  get keyIds(): string[] {
+    return this.keyring?.keyIds ?? [];
+  }
+
+  /**
+   * Uses `keys` from now on (none: unsigned). Throws InvalidClusterKeyError, keeping the current
+   * keys, if one is unusable.
+   */
+  setKeys(keys: readonly string[]): void {
+    this.keyring = keyringOf(keys);
+  }
+
   seal(body: Uint8Array): Buffer {
+    if (this.keyring === null) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const key = this.keyring.signingKey();
     const frame = Buffer.allocUnsafe(SIGNATURE_HEADER_BYTES + body.byteLength);
     frame[0] = MARKER;
@@ -231,32 +232,33 @@ class KeyedAuth implements FrameAuth {
   }
 
   open(frame: Buffer): Opened {
+    if (this.keyring === null) {
+      if (!isSigned(frame)) return { ok: true, body: frame };
+      const detail = "signed frame, but this node has no cluster key";
+      return { ok: false, reason: "unexpected-signature", detail };
+    }
     if (!isSigned(frame)) return { ok: false, reason: "unsigned", detail: "no signature" };
     if (frame[1] !== FORMAT) {
-      return {
-        ok: false,
-        reason: "bad-signature",
-        detail: `signature format ${frame[1]}, expected ${FORMAT}`,
-      };
+      const detail = `signature format ${frame[1]}, expected ${FORMAT}`;
+      return { ok: false, reason: "bad-signature", detail };
     }
     const keyId = frame.subarray(KEY_ID_AT, KEY_ID_AT + KEY_ID_BYTES);
     const key = this.keyring.keyWithId(keyId);
     if (key === undefined) {
-      return {
-        ok: false,
-        reason: "unknown-key",
-        detail: `signed with key ${keyId.toString("hex")}, not ours`,
-      };
+      const detail = `signed with key ${keyId.toString("hex")}, not ours`;
+      return { ok: false, reason: "unknown-key", detail };
     }
     const body = frame.subarray(SIGNATURE_HEADER_BYTES);
     const expected = mac(this.domain, key.secret, frame.subarray(0, MAC_AT), body);
     if (!timingSafeEqual(expected, frame.subarray(MAC_AT, MAC_AT + MAC_BYTES))) {
-      return {
-        ok: false,
-        reason: "bad-signature",
-        detail: `signature does not match key ${keyId.toString("hex")}`,
-      };
+      const detail = `signature does not match key ${keyId.toString("hex")}`;
+      return { ok: false, reason: "bad-signature", detail };
     }
+    return this.checkReplay(frame, body);
+  }
+
+  /** The stamp and nonce of a frame whose signature checked out. */
+  private checkReplay(frame: Buffer, body: Buffer): Opened {
     const timestampMs = Number(frame.readBigUInt64BE(TIMESTAMP_AT));
     const verdict = this.guard.check(timestampMs, frame.toString("latin1", NONCE_AT, NONCE_AT + NONCE_BYTES));
     if (verdict === "stale") {
@@ -270,6 +272,10 @@ class KeyedAuth implements FrameAuth {
     if (verdict === "replayed") return { ok: false, reason: "replayed", detail: "nonce already seen" };
     return { ok: true, body };
   }
+}
+
+function keyringOf(keys: readonly string[]): ClusterKeyring | null {
+  return keys.length === 0 ? null : ClusterKeyring.of(keys);
 }
 
 function isSigned(frame: Buffer): boolean {

@@ -11,7 +11,7 @@ import type { Logger } from "../node/logger.js";
 import { silentLogger } from "../node/logger.js";
 import { formatAddress, isWildcard, parseAddress } from "./address.js";
 import { authFailureReasons, frameAuth } from "./cluster-key.js";
-import type { FrameAuth } from "./cluster-key.js";
+import type { ChannelAuth } from "./cluster-key.js";
 import {
   decodeBeacon,
   decodeMessage,
@@ -98,7 +98,7 @@ const REFUSAL_GRACE_MS = 1000;
 
 export class TcpTransport implements PeerEndpoint {
   private readonly settings: Settings;
-  private readonly auth: FrameAuth;
+  private readonly auth: ChannelAuth;
   private readonly server: Server;
   private readonly inbound = new Set<Socket>();
   private readonly links = new Map<string, PeerLink>();
@@ -159,6 +159,14 @@ export class TcpTransport implements PeerEndpoint {
   sendBeacon(beacon: Beacon, address: string): void {
     if (this.closing !== null) return this.drop("closed", 1, "self");
     this.linkFor(address)?.send(encodeFrame(this.auth.seal(encodeBeacon(beacon))));
+  }
+
+  /**
+   * Signs and verifies with `keys` from now on (none: unsigned), for a key rotation without
+   * restarts. Throws InvalidClusterKeyError, keeping the current keys, if one is unusable.
+   */
+  setKeys(keys: readonly string[]): void {
+    this.auth.setKeys(keys);
   }
 
   /** Counters since start; a fresh copy. */

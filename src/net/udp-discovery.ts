@@ -12,7 +12,7 @@ import type { Logger } from "../node/logger.js";
 import { silentLogger } from "../node/logger.js";
 import { broadcastAddressOf, formatAddress } from "./address.js";
 import { authFailureReasons, frameAuth } from "./cluster-key.js";
-import type { AuthFailureReason, FrameAuth } from "./cluster-key.js";
+import type { AuthFailureReason, ChannelAuth } from "./cluster-key.js";
 import { decodeBeacon, encodeBeacon, PROTOCOL_VERSION } from "./envelope.js";
 import type { DecodeFailureReason } from "./envelope.js";
 import { LogLimiter } from "./log-limit.js";
@@ -86,7 +86,7 @@ export class UdpDiscovery implements Discovery {
     private readonly datagramBytesMax: number,
     private readonly onBeacon: (beacon: Beacon) => void,
     private readonly logger: Logger,
-    private readonly auth: FrameAuth,
+    private readonly auth: ChannelAuth,
   ) {
     receiver.on("message", (datagram, from) => this.receive(datagram, from));
     receiver.on("error", (error) => logger.error({ error: error.message }, "discovery receive error"));
@@ -141,6 +141,11 @@ export class UdpDiscovery implements Discovery {
       if (error === null) this.counts.sent++;
       else this.drop("send-failed", "self", { error: error.message });
     });
+  }
+
+  /** Signs and verifies beacons with `keys` from now on (see TcpTransport.setKeys). */
+  setKeys(keys: readonly string[]): void {
+    this.auth.setKeys(keys);
   }
 
   /** Counters since start; a fresh copy. */

@@ -10,7 +10,7 @@ import type { Logger } from "../node/logger.js";
 import { silentLogger } from "../node/logger.js";
 import { formatAddress, isWildcard } from "./address.js";
 import { frameAuth } from "./cluster-key.js";
-import type { FrameAuth } from "./cluster-key.js";
+import type { ChannelAuth } from "./cluster-key.js";
 import { encodeUpdate } from "./envelope.js";
 import { BindError, WildcardAddressError } from "./errors.js";
 import { LogLimiter } from "./log-limit.js";
@@ -92,7 +92,7 @@ export class UpdatePublisher {
 
   private constructor(
     private readonly socket: Socket,
-    private readonly auth: FrameAuth,
+    private readonly auth: ChannelAuth,
     readonly group: string,
     readonly port: number,
     private readonly settings: Required<Omit<UpdatePublisherOptions, "host" | "group" | "port" | "keys">>,
@@ -172,6 +172,11 @@ export class UpdatePublisher {
       if (error === null) this.counts.sent++;
       else this.drop("send-failed", { error: error.message });
     });
+  }
+
+  /** Signs updates with `keys` from now on (see TcpTransport.setKeys). */
+  setKeys(keys: readonly string[]): void {
+    this.auth.setKeys(keys);
   }
 
   /** Counters since start; a fresh copy. */

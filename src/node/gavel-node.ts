@@ -219,6 +219,22 @@ export class GavelNode {
     this.eventListeners.push(listener);
   }
 
+  /**
+   * Replaces the cluster keys while the node runs, for a rotation without restarts or elections:
+   * the first signs, all verify. Throws InvalidClusterKeyError, changing nothing, if one is unusable.
+   */
+  setKeys(keys: readonly string[]): void {
+    const keyring = keys.length > 0 ? ClusterKeyring.of(keys) : null;
+    this.transport.setKeys(keys);
+    this.discovery.setKeys(keys);
+    this.publisher.setKeys(keys);
+    if (keyring === null) {
+      this.logger.warn({}, "NO CLUSTER KEY: the node no longer signs or checks anything");
+      return;
+    }
+    this.logger.info({ signingKeyId: keyring.signingKeyId, keyIds: keyring.keyIds }, "cluster keys changed");
+  }
+
   /** Sends a client request into the cluster; resolves with its answer (the core times requests out). */
   request(request: ClientRequest): Promise<ClientResult> {
     if (this.stopped || this.leaving) {

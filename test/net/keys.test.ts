@@ -197,6 +197,48 @@ describe("cluster keys on the TCP transport", () => {
   });
 });
 
+describe("live key rotation on the TCP transport", () => {
+  test("setKeys one node at a time, A -> A,B -> B,A -> B, while messages flow: nothing refused", async () => {
+    await withTransports(async (start) => {
+      const nodes: Started[] = [];
+      for (let index = 0; index < 3; index++) nodes.push(await start({ keys: [keyA] }));
+      let sequence = 0;
+      let expected = 0;
+      const delivered = () => nodes.reduce((sum, node) => sum + node.messages.items.length, 0);
+      // Every node sends to every other; the step is over when all of it arrived (an operator
+      // moves to the next phase of a rotation once every node has this one).
+      const exchangeAll = async (step: string) => {
+        for (const from of nodes) {
+          for (const to of nodes) {
+            if (from === to) continue;
+            from.transport.send(numbered(++sequence), to.transport.address);
+            expected++;
+          }
+        }
+        await waitFor(() => delivered() === expected, `${step}: all ${expected} messages`);
+      };
+      await exchangeAll("all on A");
+      for (const keys of [[keyA, keyB], [keyB, keyA], [keyB]]) {
+        for (const [index, node] of nodes.entries()) {
+          node.transport.setKeys(keys);
+          await exchangeAll(
+            `node ${index + 1} on ${keys.length} key(s), ${keys[0] === keyA ? "A" : "B"} first`,
+          );
+        }
+      }
+      for (const node of nodes) {
+        const { dropped } = node.transport.stats();
+        for (const reason of ["unsigned", "unknown-key", "bad-signature", "stale", "replayed"] as const) {
+          assert.equal(dropped[reason], 0, `${reason} drops`);
+        }
+      }
+      assert.throws(() => nodes[0]!.transport.setKeys(["short"]), InvalidClusterKeyError);
+      nodes[0]!.transport.send(numbered(++sequence), nodes[1]!.transport.address);
+      await nodes[1]!.messages.waitForCount(nodes[1]!.messages.items.length + 1);
+    });
+  });
+});
+
 /** Runs `body` with a random discovery port, retrying on EADDRINUSE; closes everything. */
 async function withDiscovery(
   body: (
