@@ -467,7 +467,7 @@ export class Host {
     child.stderr.on("data", append);
     const printed = await waitFor(
       `node ${this.id} to start and serve HTTP at ${this.url}`,
-      15_000,
+      60_000, // starting is no target: on a busy machine five node processes take long to load
       async () => {
         if (!this.running) throw new Error(`node ${this.id} exited: ${this.output.slice(-2000)}`);
         const pid = /gavel node [0-9]+ \(pid ([0-9]+)\)/.exec(this.runOutput)?.[1];
