@@ -865,7 +865,18 @@ export class HostNet {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     await Promise.all(this.all().map((host) => host.kill("SIGKILL")));
+    this.keepLogs();
     this.destroySync();
+  }
+
+  /** With GAVEL_HOSTS_LOGS=<dir>, every node's output is kept there (one file per harness and node) for a later look. */
+  private keepLogs(): void {
+    const dir = process.env["GAVEL_HOSTS_LOGS"];
+    if (dir === undefined || dir === "") return;
+    mkdirSync(dir, { recursive: true });
+    for (const host of this.all()) {
+      writeFileSync(path.join(dir, `${this.clusterName}-node-${host.id}.log`), host.output);
+    }
   }
 
   /** The same, synchronously (for process exit). */
