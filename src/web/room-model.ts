@@ -16,9 +16,21 @@ export interface RoomState {
   stale: boolean;
   /** The highest auction version any event showed, applied or not. */
   seenVersion: number;
+  /**
+   * False while `auction.minimumBid` is a guess: a bid event does not carry the next minimum (the
+   * increment rule is not public), so the room guesses the same step until the next snapshot.
+   */
+  minimumKnown: boolean;
 }
 
-export const emptyRoom: RoomState = { auction: null, bids: [], pending: [], stale: false, seenVersion: 0 };
+export const emptyRoom: RoomState = {
+  auction: null,
+  bids: [],
+  pending: [],
+  stale: false,
+  seenVersion: 0,
+  minimumKnown: false,
+};
 
 /** Events that change an auction's version (an `outbid` notice shares its bid's version; `reassigned` has none). */
 type VersionedEvent = Extract<StreamEvent, { type: "bid" | "extended" | "closed" | "cancelled" | "created" }>;
@@ -39,10 +51,10 @@ function versioned(event: StreamEvent): event is VersionedEvent {
  */
 export function withSnapshot(room: RoomState, auction: Auction, bids: BidLine[]): RoomState {
   if (room.auction !== null && room.auction.version > auction.version) {
-    return { ...room, stale: room.seenVersion > room.auction.version };
+    return { ...room, stale: room.seenVersion > room.auction.version || !room.minimumKnown };
   }
   const seenVersion = Math.max(room.seenVersion, auction.version);
-  let next: RoomState = { auction, bids, pending: [], stale: false, seenVersion };
+  let next: RoomState = { auction, bids, pending: [], stale: false, seenVersion, minimumKnown: true };
   for (const event of room.pending) next = withEvent(next, event);
   // An event newer than this snapshot was seen but could not be applied: fetch again.
   return { ...next, stale: next.stale || next.seenVersion > next.auction!.version };
@@ -106,6 +118,7 @@ function withBid(room: RoomState, auction: Auction, event: Extract<StreamEvent, 
     ...room,
     bids: [...room.bids, ...lines],
     stale: room.stale || eventMinimum === undefined,
+    minimumKnown: eventMinimum !== undefined,
     auction: {
       ...auction,
       price: event.price,

@@ -62,6 +62,15 @@ test("events after the snapshot are added once; repeats and older ones are ignor
   assert.equal(room.auction?.price, 1100);
   assert.equal(room.auction?.highBidder, "bob");
   assert.equal(room.auction?.minimumBid, 1200, "the same step until the next snapshot says otherwise");
+  assert.equal(room.minimumKnown, false);
+  assert.equal(room.stale, true, "so the room fetches the real minimum");
+  room = withSnapshot(room, { ...auction(3, 1100, "bob"), minimumBid: 1250 }, [
+    line(2, "ann", 1000),
+    line(3, "bob", 1100),
+  ]);
+  assert.equal(room.auction?.minimumBid, 1250);
+  assert.equal(room.minimumKnown, true);
+  assert.equal(room.stale, false);
 });
 
 test("events that arrive before the first snapshot wait for it and are applied once", () => {

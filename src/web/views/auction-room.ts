@@ -45,14 +45,19 @@ export function AuctionRoom(props: { id: string }): VNode {
         <${History} auction=${auction} bids=${room.state.bids} />
       </div>
       <aside class="room-side">
-        <${PricePanel} auction=${auction} />
+        <${PricePanel}
+          auction=${auction}
+          bids=${room.state.bids}
+          minimumKnown=${room.state.minimumKnown}
+          refresh=${room.refresh}
+        />
       </aside>
     </div>
   </section>`;
 }
 
 /** The room's state: a snapshot, live events on top, fetched again when stale, on resync and while polling. */
-function useRoom(id: string): { state: RoomState; error: string | null } {
+function useRoom(id: string): { state: RoomState; error: string | null; refresh: () => void } {
   const [state, setState] = useState<RoomState>(emptyRoom);
   const [error, setError] = useState<string | null>(null);
   const loading = useRef(false);
@@ -120,7 +125,7 @@ function useRoom(id: string): { state: RoomState; error: string | null } {
     return () => clearInterval(timer);
   }, [closing, load]);
 
-  return { state, error };
+  return { state, error, refresh: () => void load() };
 }
 
 /** While polling, the room itself notices that the user lost the lead (the stream would say so). */
@@ -132,7 +137,12 @@ function noticeOutbid(before: Auction | null, after: Auction | null, me: string 
   }
 }
 
-function PricePanel(props: { auction: Auction }): VNode {
+function PricePanel(props: {
+  auction: Auction;
+  bids: BidLine[];
+  minimumKnown: boolean;
+  refresh: () => void;
+}): VNode {
   const auction = props.auction;
   const me = session.value?.name ?? null;
   const status = displayStatus(auction, now.value);
@@ -148,7 +158,7 @@ function PricePanel(props: { auction: Auction }): VNode {
     <div class="panel-price" data-testid="price">
       ${Money({ amount: auction.price ?? auction.startingPrice, currency: auction.currency, class: "price-large" })}
     </div>
-    ${HighBidder({ auction, me })}
+    ${!ended && HighBidder({ auction, me, bids: props.bids })}
     ${
       auction.closesAt > auction.originalClosesAt &&
       !ended &&
@@ -168,22 +178,35 @@ function PricePanel(props: { auction: Auction }): VNode {
       </p>`
     }
     <div class="divider"></div>
-    ${ended ? Result({ auction, me }) : html`<${BidForm} auction=${auction} status=${status} />`}
+    ${
+      ended
+        ? Result({ auction, me })
+        : html`<${BidForm}
+            auction=${auction}
+            status=${status}
+            minimumKnown=${props.minimumKnown}
+            refresh=${props.refresh}
+          />`
+    }
   </div>`;
 }
 
-function HighBidder(props: { auction: Auction; me: string | null }): VNode {
+/** Who leads: green when it is you, amber when you bid and someone has outbid you. */
+function HighBidder(props: { auction: Auction; me: string | null; bids: BidLine[] }): VNode {
   const { auction, me } = props;
-  if (auction.highBidder === null)
-    return html`<p class="high-bidder muted" data-testid="high-bidder">No bids yet</p>`;
-  const mine = auction.highBidder === me;
-  return html`<p class=${`high-bidder ${mine ? "mine" : ""}`} data-testid="high-bidder">
-    ${Avatar({ name: auction.highBidder })}
-    ${
-      mine
-        ? html`<span><strong>You</strong> are the high bidder</span>`
-        : html`<span><strong>${auction.highBidder}</strong> is the high bidder</span>`
-    }
+  const leader = auction.highBidder;
+  if (leader === null) return html`<p class="high-bidder muted" data-testid="high-bidder">No bids yet</p>`;
+  if (leader === me)
+    return html`<p class="high-bidder mine" data-testid="high-bidder">
+      ${Avatar({ name: leader })}<span><strong>You</strong> are the high bidder</span>
+    </p>`;
+  const outbid = me !== null && props.bids.some((bid) => bid.bidder === me);
+  return html`<p class=${`high-bidder ${outbid ? "outbid" : ""}`} data-testid="high-bidder">
+    ${Avatar({ name: leader })}
+    <span
+      ><strong>${leader}</strong> is the high
+      bidder${outbid ? html`<span class="outbid-note"> · you were outbid</span>` : ""}</span
+    >
   </p>`;
 }
 
@@ -209,23 +232,27 @@ function Result(props: { auction: Auction; me: string | null }): VNode {
   </div>`;
 }
 
-function BidForm(props: { auction: Auction; status: Auction["status"] }): VNode {
-  const { auction, status } = props;
+function BidForm(props: {
+  auction: Auction;
+  status: Auction["status"];
+  minimumKnown: boolean;
+  refresh: () => void;
+}): VNode {
+  const { auction, status, minimumKnown } = props;
   const me = session.value?.name ?? null;
-  const [amount, setAmount] = useState(inputAmount(auction.minimumBid, auction.currency));
-  const [touched, setTouched] = useState(false);
+  // What the user typed; null shows the next minimum, so the field follows it without a lag.
+  const [typed, setTyped] = useState<string | null>(null);
   const [withMax, setWithMax] = useState(false);
   const [max, setMax] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  // The next minimum fills the field, unless the user typed an amount that still qualifies.
+  const amount = typed ?? inputAmount(auction.minimumBid, auction.currency);
+
+  // An amount the user typed that no longer qualifies gives way to the new minimum.
   useEffect(() => {
-    const typed = parseMoney(amount, auction.currency);
-    if (!touched || (typed.ok && typed.minorUnits < auction.minimumBid)) {
-      setAmount(inputAmount(auction.minimumBid, auction.currency));
-      setTouched(false);
-    }
+    const parsed = typed === null ? null : parseMoney(typed, auction.currency);
+    if (parsed?.ok === true && parsed.minorUnits < auction.minimumBid) setTyped(null);
   }, [auction.minimumBid]);
 
   if (me === null)
@@ -258,7 +285,7 @@ function BidForm(props: { auction: Auction; status: Auction["status"] }): VNode 
         bidId: newBidId(),
         ...(parsedMax?.ok ? { max: parsedMax.minorUnits } : {}),
       });
-      setTouched(false);
+      setTyped(null);
       setMax("");
       if (answer.leading)
         toast(
@@ -274,6 +301,8 @@ function BidForm(props: { auction: Auction; status: Auction["status"] }): VNode 
         );
     } catch (problem) {
       setError(bidError(problem, auction));
+      // The minimum may have moved on: fetch it, so the field shows the new one.
+      props.refresh();
     } finally {
       setBusy(false);
     }
@@ -290,7 +319,7 @@ function BidForm(props: { auction: Auction; status: Auction["status"] }): VNode 
           autocomplete="off"
           data-testid="bid-amount"
           value=${amount}
-          onInput=${(event: Event) => (setAmount((event.target as HTMLInputElement).value), setTouched(true))}
+          onInput=${(event: Event) => setTyped((event.target as HTMLInputElement).value)}
         />
         <span class="suffix">${auction.currency}</span>
       </span>
@@ -302,7 +331,7 @@ function BidForm(props: { auction: Auction; status: Auction["status"] }): VNode 
           html`<button
             type="button"
             class="chip-button"
-            onClick=${() => (setAmount(inputAmount(step, auction.currency)), setTouched(true))}
+            onClick=${() => setTyped(inputAmount(step, auction.currency))}
           >
             ${inputAmount(step, auction.currency)}
           </button>`,
@@ -340,12 +369,19 @@ function BidForm(props: { auction: Auction; status: Auction["status"] }): VNode 
     <button
       class="button primary block large"
       type="submit"
-      disabled=${busy || status !== "open"}
+      disabled=${busy || !minimumKnown || status !== "open"}
       data-testid="bid-submit"
     >
-      ${busy ? "Placing bid…" : status === "open" ? "Place bid" : status === "scheduled" ? "Not open yet" : "Bidding has ended"}
+      ${submitLabel(busy, minimumKnown, status)}
     </button>
   </form>`;
+}
+
+function submitLabel(busy: boolean, minimumKnown: boolean, status: Auction["status"]): string {
+  if (busy) return "Placing bid…";
+  if (status === "scheduled") return "Not open yet";
+  if (status !== "open") return "Bidding has ended";
+  return minimumKnown ? "Place bid" : "Updating…";
 }
 
 /** The next minimum and two bolder steps, for one-tap bids. */
@@ -397,6 +433,16 @@ function CancelButton(props: { auction: Auction }): VNode {
 function History(props: { auction: Auction; bids: BidLine[] }): VNode {
   const me = session.value?.name ?? null;
   const rows = props.bids.map((bid, position) => ({ bid, position })).reverse();
+  const top = rows[0]?.bid.bidder;
+  const ended = props.auction.status === "closed" || props.auction.status === "cancelled";
+  const topTag =
+    top === undefined || top !== props.auction.highBidder
+      ? null
+      : !ended
+        ? "leading"
+        : winnerOf(props.auction) === top
+          ? "winning bid"
+          : null;
   return html`<div class="card history">
     <div class="history-head">
       <h2>Bid history</h2>
@@ -421,7 +467,7 @@ function History(props: { auction: Auction; bids: BidLine[] }): VNode {
                   <span class="history-who">
                     <strong>${bid.bidder === me ? "You" : bid.bidder}</strong>
                     ${bid.automatic && html`<span class="tag" title="Placed by the proxy for a maximum">auto</span>`}
-                    ${row === 0 && props.auction.highBidder === bid.bidder && html`<span class="tag lead">leading</span>`}
+                    ${row === 0 && topTag !== null && html`<span class="tag lead">${topTag}</span>`}
                   </span>
                   <span class="history-time">${formatClock(bid.at)}</span>
                   ${Money({ amount: bid.amount, currency: props.auction.currency, class: "history-amount" })}

@@ -72,6 +72,7 @@ const icons: Record<string, string> = {
   bolt: "M13 2L4 14h7l-1 8 9-12h-7l1-8z",
   check: "M5 12l5 5L20 7",
   arrow: "M15 18l-6-6 6-6",
+  logout: "M15 3h4a2 2 0 012 2v14a2 2 0 01-2 2h-4M10 17l5-5-5-5M15 12H3",
   x: "M6 6l12 12M18 6L6 18",
   trophy: "M8 21h8M12 17v4M7 4h10v5a5 5 0 01-10 0V4zM17 5h3v2a3 3 0 01-3 3M7 5H4v2a3 3 0 003 3",
 };

@@ -4,14 +4,15 @@
 // once when the stream reports a leader change, a member change or a reassignment.
 import { html } from "htm/preact";
 import type { VNode } from "preact";
-import { useEffect } from "preact/hooks";
-import { cluster, leader, live, onStreamEvent, refreshCluster, titles } from "../store.js";
-import type { ClusterNode, ClusterView } from "../types.js";
-import { Icon } from "./common.js";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, cluster, leader, live, onStreamEvent, refreshCluster } from "../store.js";
+import type { Auction, ClusterNode, ClusterView } from "../types.js";
+import { Countdown, Icon, Money } from "./common.js";
 
 const refreshIntervalMs = 2000;
 
 export function Dashboard(): VNode {
+  const auctions = useOpenAuctions();
   useEffect(() => {
     void refreshCluster();
     const timer = setInterval(() => void refreshCluster(), refreshIntervalMs);
@@ -48,7 +49,7 @@ export function Dashboard(): VNode {
       ${[...view.nodes].sort((a, b) => a.id - b.id).map((node) => NodeCard({ node, view, streaming: live.node.value }))}
     </div>
     <h2 class="section-title">Auctions by worker</h2>
-    ${Assignments({ view })}
+    ${Assignments({ view, auctions })}
   </section>`;
 }
 
@@ -109,25 +110,77 @@ function NodeCard(props: { node: ClusterNode; view: ClusterView; streaming: numb
   </div>`;
 }
 
-function Assignments(props: { view: ClusterView }): VNode {
-  const entries = Object.entries(props.view.assignments ?? {});
+/** The open auctions by id, for titles and prices beside the assignments; follows bids live. */
+function useOpenAuctions(): Map<string, Auction> {
+  const [auctions, setAuctions] = useState(new Map<string, Auction>());
+  const loading = useRef(false);
+  const view = cluster.value;
+  const unknown = Object.keys(view?.assignments ?? {}).some((id) => !auctions.has(id));
+  useEffect(() => {
+    if (!unknown || loading.current) return;
+    loading.current = true;
+    api.list("open", 0, 200).then(
+      (page) => {
+        loading.current = false;
+        setAuctions(new Map(page.items.map((item) => [item.id, item])));
+      },
+      () => (loading.current = false),
+    );
+  }, [unknown, view]);
+  useEffect(
+    () =>
+      onStreamEvent((event) => {
+        if (event.type !== "bid") return;
+        setAuctions((known) => {
+          const item = known.get(event.auctionId);
+          if (item === undefined || item.version >= event.version) return known;
+          const next = new Map(known);
+          next.set(item.id, {
+            ...item,
+            price: event.price,
+            closesAt: event.closesAt,
+            version: event.version,
+          });
+          return next;
+        });
+      }),
+    [],
+  );
+  return auctions;
+}
+
+function Assignments(props: { view: ClusterView; auctions: Map<string, Auction> }): VNode {
+  const entries = Object.entries(props.view.assignments ?? {}).sort(([, a], [, b]) => a - b);
   if (entries.length === 0) return html`<div class="card"><p class="muted">No open auctions.</p></div>`;
   return html`<div class="card table-card">
     <table class="table">
       <thead>
         <tr>
           <th>Auction</th>
+          <th class="numeric">Current bid</th>
+          <th>Time left</th>
           <th>Worker</th>
         </tr>
       </thead>
       <tbody>
-        ${entries.map(
-          ([auctionId, nodeId]) =>
-            html`<tr>
-              <td><a href=${`#/auctions/${auctionId}`}>${titles.get(auctionId)?.title ?? auctionId}</a></td>
-              <td><span class="pill">node ${nodeId}</span></td>
-            </tr>`,
-        )}
+        ${entries.map(([auctionId, nodeId]) => {
+          const auction = props.auctions.get(auctionId);
+          return html`<tr>
+            <td>
+              <a href=${`#/auctions/${auctionId}`}>${auction?.title ?? auctionId}</a>
+              <span class="muted id">${auctionId}</span>
+            </td>
+            <td class="numeric">
+              ${
+                auction === undefined
+                  ? "—"
+                  : Money({ amount: auction.price ?? auction.startingPrice, currency: auction.currency })
+              }
+            </td>
+            <td>${auction === undefined ? "—" : html`<${Countdown} auction=${auction} />`}</td>
+            <td><span class="pill">${Icon({ name: "server" })} node ${nodeId}</span></td>
+          </tr>`;
+        })}
       </tbody>
     </table>
   </div>`;

@@ -29,7 +29,9 @@ export function Header(): VNode {
             ? html`<a class="button small" href="#/login">Sign in</a>`
             : html`<span class="user" data-testid="user"
                 >${Avatar({ name: user.name })}<span class="user-name">${user.name}</span>
-                <button class="link" onClick=${signOut}>Sign out</button></span
+                <button class="link sign-out" title="Sign out" onClick=${signOut}>
+                  ${Icon({ name: "logout" })}<span>Sign out</span>
+                </button></span
               >`
         }
       </div>
@@ -54,7 +56,7 @@ function Connection(): VNode {
     data-testid="connection"
     data-mode=${mode}
     data-node=${node ?? ""}
-    ><span class="connection-dot"></span>${label}</span
+    ><span class="connection-dot"></span><span class="connection-label">${label}</span></span
   >`;
 }
 
