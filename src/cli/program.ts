@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { nodeCommand } from "./node-command.js";
 import { backupCommand } from "./backup-command.js";
 import { demoCommand } from "./demo-command.js";
+import { clientCommands } from "./client/index.js";
 
 const require = createRequire(import.meta.url);
 const { version } = require("../../../package.json") as { version: string };
@@ -23,5 +24,6 @@ export function buildProgram(): Command {
   program.addCommand(nodeCommand());
   program.addCommand(demoCommand());
   program.addCommand(backupCommand());
+  for (const command of clientCommands()) program.addCommand(command);
   return program;
 }

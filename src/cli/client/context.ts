@@ -67,7 +67,7 @@ export function withConnectionOptions(
           : "the cluster key, to check signed beacons and multicast updates (the first of a comma-separated list)",
       ).env("GAVEL_CLUSTER_KEY"),
     );
-  if (options.json !== undefined) command.addOption(new Option("--json", options.json).default(false));
+  if (options.json !== undefined) command.addOption(new Option("--json", options.json));
   return command;
 }
 
