@@ -7,6 +7,7 @@ import "@fastify/websocket";
 import type { WebSocket } from "ws";
 import { z } from "zod";
 import type { ClosedOutcome } from "../core/auction/types.js";
+import { minimumBid } from "../core/auction/engine.js";
 import type { ApplyResult, ClusterState } from "../core/cluster/state.js";
 import type { LogEntry, NodeEvent, NodeId } from "../core/cluster/types.js";
 import type { Logger } from "../node/logger.js";
@@ -25,6 +26,8 @@ export type StreamEvent =
       lines: { bidId: string; bidder: string; amount: number; automatic: boolean }[];
       at: number;
       closesAt: number;
+      /** The lowest amount the next bid may offer. */
+      minimumBid: number;
       version: number;
     }
   | { type: "outbid"; auctionId: string; bidder: string; price: number; highBidder: string; version: number }
@@ -122,6 +125,7 @@ export class EventFeed {
             automatic: line.automatic,
           }));
           const closesAt = auction?.closesAt ?? 0;
+          const next = auction === undefined ? event.price : minimumBid(auction);
           out.push({
             type: "bid",
             auctionId: event.auctionId,
@@ -133,6 +137,7 @@ export class EventFeed {
             lines,
             at: event.timestampMs,
             closesAt,
+            minimumBid: next,
             version,
           });
           if (event.previousLeader !== null && event.previousLeader !== event.leader) {
