@@ -557,6 +557,7 @@ export interface HostNetOptions {
   clusterKey?: string;
   /** --expect (default: every host). */
   expect?: number;
+  /** --log-level of every node (default: GAVEL_HOSTS_LOG_LEVEL, else info). */
   logLevel?: "debug" | "info" | "warn" | "error";
 }
 
@@ -729,7 +730,7 @@ export class HostNet {
       "--expect",
       String(this.options.expect ?? this.options.ids.length),
       "--log-level",
-      this.options.logLevel ?? "info",
+      this.options.logLevel ?? process.env["GAVEL_HOSTS_LOG_LEVEL"] ?? "info",
     ];
     if (this.options.clusterKey !== undefined) args.push("--cluster-key", this.options.clusterKey);
     return args;
