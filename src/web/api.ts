@@ -76,6 +76,8 @@ export class Api {
   constructor(
     readonly endpoints: Endpoints,
     private readonly token: () => string | null,
+    /** Called when the API no longer accepts the token sent (expired, or signed out elsewhere). */
+    private readonly tokenRefused: () => void = () => undefined,
   ) {}
 
   register(name: string, password: string): Promise<Session> {
@@ -179,6 +181,7 @@ export class Api {
     const value = parseJson(text);
     if (response.ok) return { kind: "answer", value };
     const problem = asProblem(value, response.status);
+    if (problem.code === "unauthenticated" && token !== null && token === this.token()) this.tokenRefused();
     const retryAfterS = Number(response.headers.get("retry-after"));
     const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : undefined;
     if (response.status === 503) return { kind: "unavailable", problem, retryAfterMs };

@@ -5,7 +5,7 @@ import { html } from "htm/preact";
 import { render } from "preact";
 import type { VNode } from "preact";
 import { formatMoney } from "./money.js";
-import { live, onStreamEvent, refreshCluster, route, session, titles, toast } from "./store.js";
+import { api, live, onStreamEvent, refreshCluster, route, session, titles, toast } from "./store.js";
 import { AuctionList } from "./views/auction-list.js";
 import { AuctionRoom } from "./views/auction-room.js";
 import { CreateAuction } from "./views/create-auction.js";
@@ -42,11 +42,14 @@ function App(): VNode {
 }
 
 onStreamEvent((event) => {
+  if (event.type === "created" && event.title !== undefined && !titles.has(event.auctionId)) {
+    titles.set(event.auctionId, { title: event.title });
+  }
   if (event.type !== "outbid") return;
   const me = session.value?.name;
   if (me === undefined || (event.bidder !== undefined && event.bidder !== me)) return;
   const known = titles.get(event.auctionId);
-  const price = known === undefined ? "" : ` at ${formatMoney(event.price, known.currency)}`;
+  const price = known?.currency === undefined ? "" : ` at ${formatMoney(event.price, known.currency)}`;
   toast(
     "warning",
     "You have been outbid",
@@ -56,5 +59,7 @@ onStreamEvent((event) => {
 });
 
 render(html`<${App} />`, document.getElementById("app")!);
+// A remembered session may have expired meanwhile: a refused token signs the page out (see store.ts).
+if (session.value !== null) api.me().catch(() => undefined);
 void refreshCluster().then(() => live.start());
 setInterval(() => void refreshCluster(), clusterRefreshMs);

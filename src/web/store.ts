@@ -31,7 +31,14 @@ export function setSession(next: Session | null): void {
 }
 
 export const endpoints = new Endpoints(location.origin);
-export const api = new Api(endpoints, () => session.value?.token ?? null);
+export const api = new Api(
+  endpoints,
+  () => session.value?.token ?? null,
+  () => {
+    setSession(null);
+    toast("info", "Your session has ended", "Sign in again to bid.", "#/login");
+  },
+);
 
 /** Now, in ms, ticking four times a second for countdowns. */
 export const now = signal(Date.now());
@@ -64,7 +71,7 @@ export function dismissToast(id: number): void {
 }
 
 /** Titles and currencies of auctions the page has seen, for notices about auctions not on screen. */
-export const titles = new Map<string, { title: string; currency: string }>();
+export const titles = new Map<string, { title: string; currency?: string }>();
 
 type EventListener = (event: StreamEvent, index: number) => void;
 const listeners = new Set<EventListener>();

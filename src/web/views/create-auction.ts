@@ -108,10 +108,12 @@ export function CreateAuction(): VNode {
 
   return html`<section class="page narrow">
     <a class="back" href="#/">${Icon({ name: "arrow" })} All auctions</a>
-    <h1>Sell something</h1>
-    <p class="lede">
-      Set a starting price and a deadline. Bidders see the next minimum; you see every bid live.
-    </p>
+    <div>
+      <h1>Sell something</h1>
+      <p class="lede">
+        Set a starting price and a deadline. Bidders see the next minimum; you see every bid live.
+      </p>
+    </div>
     <form class="card form" onSubmit=${submit} data-testid="create-form">
       <label class="field">
         <span class="field-label">Title</span>
