@@ -113,19 +113,23 @@ async function runDemo(flags: DemoFlags): Promise<void> {
 
 function printGuide(urls: string[], root: string): void {
   const [first, second] = [urls[0]!, urls[1] ?? urls[0]!];
+  const nodes = urls.join(",");
   const lines = [
     "",
     `gavel demo: ${urls.length} nodes (data in ${root}); Ctrl-C stops them all.`,
-    ...urls.map((url, index) => `  node ${index + 1}: API ${url}/api/cluster`),
+    ...urls.map((url, index) => `  node ${index + 1}: ${url}/  (web page; API under ${url}/api/)`),
     "",
-    "Try, in another terminal:",
-    `  curl -s ${first}/api/cluster`,
-    `  SELLER=$(curl -s -X POST ${first}/api/users -H 'content-type: application/json' -d '{"name":"sam"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')`,
-    `  BIDDER=$(curl -s -X POST ${second}/api/users -H 'content-type: application/json' -d '{"name":"ann"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')`,
-    `  AUCTION=$(curl -s -X POST ${first}/api/auctions -H "authorization: Bearer $SELLER" -H 'content-type: application/json' -d '{"title":"Lamp","startingPrice":1000,"minIncrement":100,"durationMs":600000}' | sed 's/^{"id":"\\([^"]*\\)".*/\\1/')`,
-    `  curl -s -X POST ${second}/api/auctions/$AUCTION/bids -H "authorization: Bearer $BIDDER" -H 'content-type: application/json' -d '{"amount":1200,"bidId":"b1"}'`,
+    `Open ${first}/ in a browser (and ${second}/ in another window, signed in as someone else).`,
+    "Or, in another terminal, with the gavel client:",
+    `  npx gavel register sam --no-password --node ${nodes}`,
+    `  npx gavel create --title Lamp --start 10.00 --increment 1.00 --duration 10m`,
+    `  npx gavel list`,
+    `  npx gavel watch                  # live; Ctrl-C stops it`,
+    `  export ANN=$(mktemp -d)          # a second user keeps her session in her own config dir`,
+    `  GAVEL_CONFIG_DIR=$ANN npx gavel register ann --no-password --node ${nodes}`,
+    `  GAVEL_CONFIG_DIR=$ANN npx gavel bid <auction id> 12.00`,
+    `  npx gavel status                 # who leads, who runs which auction`,
     `  kill -9 <the pid node ${urls.length} printed>   # the leader; another node takes over in about a second`,
-    `  curl -s ${first}/api/auctions/$AUCTION`,
     "",
   ];
   process.stdout.write(lines.join("\n") + "\n");
