@@ -1,0 +1,551 @@
+// The cluster part of `npm run bench`: real `gavel node` processes on loopback with durable SQLite
+// storage, loaded over HTTP keep-alive by a generator in a child process of its own. Each section
+// returns plain figures; main.ts prints them and writes BENCHMARKS.md.
+import { readFileSync } from "node:fs";
+import WebSocket from "ws";
+import { UpdateReceiver } from "../src/client/update-receiver.js";
+import { BenchCluster, register, request, waitFor } from "./cluster.js";
+import type { BenchNode } from "./cluster.js";
+import { runLoad } from "./load.js";
+import type { LoadResult } from "./loadgen.js";
+import { jain, median, percentiles } from "./stats.js";
+import type { Percentiles } from "./stats.js";
+
+export interface ClusterSettings {
+  auctions: number;
+  bidderCounts: number[];
+  warmupMs: number;
+  durationMs: number;
+  hotBidders: number;
+  watchers: number;
+  multicastReceivers: number;
+  fanoutBids: number;
+  leaderKills: number;
+  /** Auctions of the killed worker that must take bids again. */
+  workerAuctions: number;
+  /** Auctions in the cluster for the second memory figure (0: skipped). */
+  bigAuctions: number;
+  /** Log entries the joining node catches up at least (0: whatever the log holds). */
+  joinEntries: number;
+  /** Cluster sizes for the scale figure, besides 3 (empty: skipped). */
+  scaleSizes: number[];
+}
+
+export type Progress = (text: string) => void;
+
+export interface SpreadFigure {
+  bidders: number;
+  nodes: number;
+  bidsPerSecond: number;
+  latency: Percentiles;
+  byStatus: Record<string, number>;
+  generatorCores: number;
+  /** CPU of all node processes together over the run, in cores. */
+  nodeCores: number;
+}
+
+export interface HotFigure {
+  bidders: number;
+  attemptsPerSecond: number;
+  acceptedPerSecond: number;
+  latency: Percentiles;
+  byStatus: Record<string, number>;
+  fairness: number;
+  acceptedMin: number;
+  acceptedMax: number;
+  generatorCores: number;
+}
+
+export interface FanoutFigure {
+  watchers: number;
+  receivers: number;
+  bids: number;
+  ackMs: Percentiles;
+  /** From sending a bid to each watcher receiving its event. */
+  watcherMs: Percentiles;
+  /** From sending a bid to the last watcher receiving it, per bid. */
+  allWatchersMs: Percentiles;
+  receiverMs: Percentiles;
+  missed: number;
+}
+
+export interface FailoverFigure {
+  kills: number;
+  /** From SIGKILL of the leader to the first acknowledged bid sent after it, per kill. */
+  samplesMs: number[];
+  /** From SIGKILL of a worker until each of its auctions sampled took a bid again. */
+  workerSamplesMs: number[];
+  workerAuctions: number;
+}
+
+export interface JoinFigure {
+  entries: number;
+  servingMs: number;
+  caughtUpMs: number;
+}
+
+export interface MemoryFigure {
+  auctions: number;
+  rssMb: Record<number, number>;
+}
+
+export interface ClusterFigures {
+  spread: SpreadFigure[];
+  hot: HotFigure;
+  fanout: FanoutFigure;
+  failover: FailoverFigure;
+  join: JoinFigure;
+  memory: MemoryFigure[];
+  scale: SpreadFigure[];
+  setupMs: number;
+}
+
+const startingPrice = 100;
+
+interface Setup {
+  cluster: BenchCluster;
+  seller: string;
+  bidders: string[];
+  auctions: string[];
+  prices: Record<string, number>;
+}
+
+async function setUp(nodes: number, settings: ClusterSettings, bidderCount: number, progress: Progress) {
+  progress(`starting a ${nodes}-node cluster`);
+  const ids = Array.from({ length: nodes }, (_, index) => index + 1);
+  const cluster = await BenchCluster.start(ids);
+  try {
+    const urls = cluster.urls();
+    progress(`${nodes} nodes: registering ${bidderCount} bidders`);
+    const seller = await register(urls[0]!, "seller");
+    const bidders: string[] = [];
+    for (let index = 0; index < bidderCount; index++)
+      bidders.push(await register(urls[index % urls.length]!, `bidder${index}`));
+    progress(`${nodes} nodes: creating ${settings.auctions.toLocaleString("en-US")} auctions`);
+    const created = await runLoad({
+      kind: "create",
+      urls,
+      token: seller,
+      count: settings.auctions,
+      concurrency: 32,
+      prefix: "lot",
+    });
+    return { cluster, seller, bidders, auctions: created.ids!, prices: {} } satisfies Setup;
+  } catch (error) {
+    await cluster.destroy();
+    throw error;
+  }
+}
+
+/** CPU time of a process so far, in ms (from /proc, by PID; 0 once it is gone). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+async function spreadRun(setup: Setup, bidders: number, settings: ClusterSettings): Promise<SpreadFigure> {
+  const nodes = setup.cluster.running();
+  const cpuBefore = nodes.map((node) => cpuMs(node.pid));
+  const startedAt = performance.now();
+  const result = await runLoad({
+    kind: "spread",
+    urls: setup.cluster.urls(),
+    tokens: setup.bidders,
+    concurrency: bidders,
+    auctions: setup.auctions,
+    prices: setup.prices,
+    startingPrice,
+    warmupMs: settings.warmupMs,
+    durationMs: settings.durationMs,
+  });
+  const wallMs = performance.now() - startedAt;
+  const nodeCpuMs = nodes.reduce((total, node, index) => total + cpuMs(node.pid) - cpuBefore[index]!, 0);
+  setup.prices = result.prices!;
+  return {
+    bidders,
+    nodes: nodes.length,
+    bidsPerSecond: (result.acked / result.measuredMs) * 1000,
+    latency: result.latency,
+    byStatus: result.byStatus,
+    generatorCores: result.generatorCores,
+    nodeCores: nodeCpuMs / wallMs,
+  };
+}
+
+async function createAuction(url: string, seller: string, title: string): Promise<string> {
+  const response = await request(`${url}/api/auctions`, {
+    token: seller,
+    body: { title, startingPrice, minIncrement: 1, durationMs: 6 * 3600_000, softClose: null },
+  });
+  if (response.status !== 201) throw new Error(`create: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body["id"] as string;
+}
+
+async function hotRun(setup: Setup, settings: ClusterSettings): Promise<HotFigure> {
+  const urls = setup.cluster.urls();
+  const auction = await createAuction(urls[0]!, setup.seller, "hot lot");
+  const result: LoadResult = await runLoad({
+    kind: "hot",
+    urls,
+    tokens: setup.bidders,
+    concurrency: settings.hotBidders,
+    auction,
+    startingPrice,
+    warmupMs: settings.warmupMs,
+    durationMs: settings.durationMs,
+  });
+  const accepted = result.acceptedByBidder!;
+  return {
+    bidders: settings.hotBidders,
+    attemptsPerSecond: (result.answered / result.measuredMs) * 1000,
+    acceptedPerSecond: (result.acked / result.measuredMs) * 1000,
+    latency: result.latency,
+    byStatus: result.byStatus,
+    fairness: jain(accepted),
+    acceptedMin: Math.min(...accepted),
+    acceptedMax: Math.max(...accepted),
+    generatorCores: result.generatorCores,
+  };
+}
+
+async function fanoutRun(setup: Setup, settings: ClusterSettings, progress: Progress): Promise<FanoutFigure> {
+  const { cluster } = setup;
+  const nodes = cluster.running();
+  const auction = await createAuction(nodes[0]!.url, setup.seller, "watched lot");
+  progress(`fan-out: connecting ${settings.watchers} WebSocket watchers`);
+  const sockets: WebSocket[] = [];
+  const arrivals: ((amount: number) => void)[] = [];
+  const receivers: UpdateReceiver[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: settings.watchers }, async (_, index) => {
+        const node = nodes[index % nodes.length]!;
+        const socket = new WebSocket(`ws://127.0.0.1:${node.httpPort}/api/stream`);
+        sockets.push(socket);
+        const subscribed = new Promise<void>((resolve, reject) => {
+          socket.once("error", reject);
+          socket.on("message", (data: Buffer) => {
+            const message = JSON.parse(data.toString("utf8")) as {
+              type: string;
+              event?: { type: string; amount?: number };
+            };
+            if (message.type === "leader") resolve();
+            if (message.type === "event" && message.event?.type === "bid")
+              arrivals[index]?.(message.event.amount!);
+          });
+        });
+        await new Promise<void>((resolve, reject) => {
+          socket.once("open", () => resolve());
+          socket.once("error", reject);
+        });
+        socket.send(JSON.stringify({ type: "subscribe", auctions: [auction], cluster: true, from: null }));
+        await subscribed;
+      }),
+    );
+    progress(`fan-out: starting ${settings.multicastReceivers} multicast receivers`);
+    for (let index = 0; index < settings.multicastReceivers; index++) {
+      receivers.push(
+        await UpdateReceiver.start({
+          port: cluster.multicastPort,
+          clusterName: cluster.name,
+          interfaceAddress: "127.0.0.1",
+        }),
+      );
+    }
+    const watcherMs: number[] = [];
+    const allWatchersMs: number[] = [];
+    const receiverMs: number[] = [];
+    const ackMs: number[] = [];
+    let missed = 0;
+    for (let bid = 0; bid < settings.fanoutBids; bid++) {
+      progress(`fan-out: bid ${bid + 1} of ${settings.fanoutBids}`);
+      const amount = startingPrice + bid;
+      let pending = settings.watchers + settings.multicastReceivers;
+      let allArrived: () => void = () => undefined;
+      const done = new Promise<void>((resolve) => (allArrived = resolve));
+      let last = 0;
+      const sentAt = performance.now();
+      const arrived = (into: number[]) => {
+        const ms = performance.now() - sentAt;
+        into.push(ms);
+        last = Math.max(last, ms);
+        if (--pending === 0) allArrived();
+      };
+      const seen = new Set<number>();
+      for (let index = 0; index < settings.watchers; index++) {
+        arrivals[index] = (value) => {
+          if (value !== amount || seen.has(index)) return;
+          seen.add(index);
+          arrived(watcherMs);
+        };
+      }
+      const heard = new Set<number>();
+      const listeners = receivers.map((receiver, index) => {
+        const listener = (update: { auctionId: string; price: number | null }) => {
+          if (update.auctionId !== auction || update.price !== amount || heard.has(index)) return;
+          heard.add(index);
+          arrived(receiverMs);
+        };
+        receiver.on("update", listener);
+        return () => receiver.off("update", listener);
+      });
+      const response = await request(`${nodes[bid % nodes.length]!.url}/api/auctions/${auction}/bids`, {
+        token: setup.bidders[0]!,
+        body: { amount, bidId: `fanout-${bid}` },
+      });
+      if (response.status !== 201) throw new Error(`fan-out bid: ${response.status}`);
+      ackMs.push(performance.now() - sentAt);
+      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      missed += pending;
+      allWatchersMs.push(last);
+      for (const stop of listeners) stop();
+    }
+    return {
+      watchers: settings.watchers,
+      receivers: settings.multicastReceivers,
+      bids: settings.fanoutBids,
+      ackMs: percentiles(ackMs),
+      watcherMs: percentiles(watcherMs),
+      allWatchersMs: percentiles(allWatchersMs),
+      receiverMs: percentiles(receiverMs),
+      missed,
+    };
+  } finally {
+    for (const socket of sockets) socket.terminate();
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+  }
+}
+
+/**
+ * A few bidders in this process bidding on one auction each in turn, each answer noted with when it
+ * was sent: failover is the time from a kill to the first acknowledged bid sent after it.
+ */
+class Bidders {
+  private stopped = false;
+  private readonly loops: Promise<void>[] = [];
+  readonly acks: { sentAt: number; answeredAt: number; auction: string }[] = [];
+  private counter = 0;
+
+  constructor(
+    private readonly cluster: BenchCluster,
+    private readonly token: string,
+    private readonly prices: Map<string, number>,
+    auctions: string[],
+  ) {
+    this.loops = auctions.map((auction) => this.loop(auction));
+  }
+
+  private async loop(auction: string): Promise<void> {
+    let urlIndex = 0;
+    while (!this.stopped) {
+      const amount = (this.prices.get(auction) ?? startingPrice - 1) + 1;
+      const body = { amount, bidId: `fo-${this.counter++}` };
+      for (;;) {
+        if (this.stopped) return;
+        const urls = this.cluster.urls();
+        const url = urls[urlIndex++ % Math.max(1, urls.length)];
+        const sentAt = performance.now();
+        try {
+          if (url === undefined) throw new Error("no node running");
+          const response = await request(`${url}/api/auctions/${auction}/bids`, {
+            token: this.token,
+            body,
+            timeoutMs: 6000,
+          });
+          if (response.status === 200 || response.status === 201) {
+            this.prices.set(auction, amount);
+            this.acks.push({ sentAt, answeredAt: performance.now(), auction });
+            break;
+          }
+          if (response.status === 409) {
+            const minimum = /at least (\d+)/.exec(JSON.stringify(response.body))?.[1];
+            if (minimum !== undefined) this.prices.set(auction, Number(minimum) - 1);
+            break;
+          }
+        } catch {
+          // Refused or reset: the node is gone; the next node in turn gets the same bid.
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+  }
+
+  /** Resolves with the answer time of the first acknowledged bid (of `auctions`, if given) sent at or after `since`. */
+  async firstAckAfter(since: number, timeoutMs: number, auction?: string): Promise<number> {
+    const ack = await waitFor("an acknowledged bid", timeoutMs, () =>
+      this.acks.find((item) => item.sentAt >= since && (auction === undefined || item.auction === auction)),
+    );
+    return ack.answeredAt;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+}
+
+async function failoverRun(setup: Setup, settings: ClusterSettings, progress: Progress) {
+  const { cluster } = setup;
+  const prices = new Map(Object.entries(setup.prices));
+  const samplesMs: number[] = [];
+  const bidders = new Bidders(cluster, setup.bidders[1]!, prices, setup.auctions.slice(0, 4));
+  try {
+    for (let kill = 0; kill < settings.leaderKills; kill++) {
+      const leaderId = await waitFor("a leader", 20_000, async () => (await cluster.leader()) ?? undefined);
+      const leader = cluster.node(leaderId);
+      await bidders.firstAckAfter(performance.now(), 20_000);
+      progress(`failover: killing leader ${leaderId} (${kill + 1} of ${settings.leaderKills})`);
+      const killedAt = performance.now();
+      await leader.kill("SIGKILL");
+      const ackAt = await bidders.firstAckAfter(killedAt, 30_000);
+      samplesMs.push(ackAt - killedAt);
+      progress(`failover: ${Math.round(ackAt - killedAt)} ms; restarting node ${leaderId}`);
+      await leader.start();
+      // The highest id takes the lead back once caught up (5 s stable): the next kill is of a settled leader.
+      await cluster.waitForLeader(Math.max(...cluster.running().map((node) => node.id)), 30_000);
+    }
+  } finally {
+    await bidders.stop();
+  }
+  const workerSamplesMs = await workerKill(setup, settings, prices, progress);
+  setup.prices = Object.fromEntries(prices);
+  return {
+    kills: settings.leaderKills,
+    samplesMs,
+    workerSamplesMs,
+    workerAuctions: workerSamplesMs.length,
+  } satisfies FailoverFigure;
+}
+
+/** Kills a worker and times until each of (a sample of) its auctions takes bids again elsewhere. */
+async function workerKill(
+  setup: Setup,
+  settings: ClusterSettings,
+  prices: Map<string, number>,
+  progress: Progress,
+): Promise<number[]> {
+  const { cluster } = setup;
+  const leaderId = await waitFor("a leader", 20_000, async () => (await cluster.leader()) ?? undefined);
+  const victim = cluster.running().find((node) => node.id !== leaderId)!;
+  const listing = await request(`${cluster.urls()[0]!}/api/auctions?limit=200`);
+  const items = listing.body["items"] as { id: string; owner: number | null }[];
+  const owned = items
+    .filter((item) => item.owner === victim.id && setup.auctions.includes(item.id))
+    .map((item) => item.id)
+    .slice(0, settings.workerAuctions);
+  if (owned.length === 0) throw new Error(`worker ${victim.id} owns none of the listed auctions`);
+  const bidders = new Bidders(cluster, setup.bidders[2]!, prices, owned);
+  try {
+    await Promise.all(owned.map((auction) => bidders.firstAckAfter(performance.now(), 20_000, auction)));
+    progress(`worker failover: killing worker ${victim.id} (owns ${owned.length} sampled auctions)`);
+    const killedAt = performance.now();
+    await victim.kill("SIGKILL");
+    const samples = await Promise.all(
+      owned.map(async (auction) => (await bidders.firstAckAfter(killedAt, 30_000, auction)) - killedAt),
+    );
+    return samples;
+  } finally {
+    await bidders.stop();
+    progress(`worker failover: restarting node ${victim.id}`);
+    await victim.start();
+  }
+}
+
+async function memoryFigure(cluster: BenchCluster, auctions: number): Promise<MemoryFigure> {
+  // Settle first: what the nodes hold, not what a burst of requests left to collect.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const rssMb: Record<number, number> = {};
+  for (const node of cluster.running()) rssMb[node.id] = node.rssBytes() / 2 ** 20;
+  return { auctions, rssMb };
+}
+
+async function growTo(setup: Setup, total: number, progress: Progress): Promise<void> {
+  const more = total - setup.auctions.length;
+  if (more <= 0) return;
+  progress(`creating ${more.toLocaleString("en-US")} more auctions (to ${total.toLocaleString("en-US")})`);
+  await runLoad({
+    kind: "create",
+    urls: setup.cluster.urls(),
+    token: setup.seller,
+    count: more,
+    concurrency: 64,
+    prefix: "bulk",
+  });
+}
+
+async function joinRun(setup: Setup, settings: ClusterSettings, progress: Progress): Promise<JoinFigure> {
+  const { cluster } = setup;
+  const leaderId = await waitFor("a leader", 20_000, async () => (await cluster.leader()) ?? undefined);
+  const leader = cluster.node(leaderId);
+  let entries = await leader.metric("gavel_commit_index");
+  if (entries < settings.joinEntries) {
+    // Bids fill the log up to the target (bounded in time: the figure then says how many it was).
+    progress(`join: filling the log to ${settings.joinEntries.toLocaleString("en-US")} entries`);
+    const deadline = Date.now() + 180_000;
+    while (entries < settings.joinEntries && Date.now() < deadline) {
+      await spreadRun(setup, 64, { ...settings, warmupMs: 0, durationMs: 5000 });
+      entries = await leader.metric("gavel_commit_index");
+      progress(`join: ${entries.toLocaleString("en-US")} entries in the log`);
+    }
+  }
+  const newId = Math.max(...cluster.nodes.keys()) + 1;
+  const joiner: BenchNode = await cluster.add(newId);
+  progress(`join: node ${newId} catching up ${entries.toLocaleString("en-US")} entries`);
+  const startedAt = performance.now();
+  await joiner.start();
+  const servingMs = performance.now() - startedAt;
+  await waitFor(`node ${newId} to catch up`, 120_000, async () => {
+    return (await joiner.metric("gavel_applied_index")) >= entries;
+  });
+  return { entries, servingMs, caughtUpMs: performance.now() - startedAt };
+}
+
+/** Every cluster section, in an order where each leaves the cluster as the next needs it. */
+export async function measureCluster(settings: ClusterSettings, progress: Progress): Promise<ClusterFigures> {
+  const maxBidders = Math.max(...settings.bidderCounts, settings.hotBidders, 3);
+  const setupStartedAt = performance.now();
+  const setup = await setUp(3, settings, maxBidders, progress);
+  const setupMs = performance.now() - setupStartedAt;
+  try {
+    const memory = [await memoryFigure(setup.cluster, settings.auctions)];
+    const spread: SpreadFigure[] = [];
+    for (const bidders of settings.bidderCounts) {
+      progress(
+        `3 nodes: ${bidders} bidders over ${settings.auctions.toLocaleString("en-US")} auctions for ${(settings.warmupMs + settings.durationMs) / 1000} s`,
+      );
+      spread.push(await spreadRun(setup, bidders, settings));
+    }
+    progress(`hot auction: ${settings.hotBidders} bidders`);
+    const hot = await hotRun(setup, settings);
+    const fanout = await fanoutRun(setup, settings, progress);
+    const failover = await failoverRun(setup, settings, progress);
+    if (settings.bigAuctions > 0) {
+      await growTo(setup, settings.bigAuctions, progress);
+      memory.push(await memoryFigure(setup.cluster, settings.bigAuctions));
+    }
+    const join = await joinRun(setup, settings, progress);
+    await setup.cluster.destroy();
+    const scale: SpreadFigure[] = [];
+    for (const size of settings.scaleSizes) {
+      const bigger = await setUp(size, settings, 64, progress);
+      try {
+        progress(`${size} nodes: 64 bidders`);
+        scale.push(await spreadRun(bigger, 64, settings));
+      } finally {
+        await bigger.cluster.destroy();
+      }
+    }
+    return { spread, hot, fanout, failover, join, memory, scale, setupMs };
+  } finally {
+    await setup.cluster.destroy();
+  }
+}
+
+export { median };

@@ -1,0 +1,303 @@
+// A loopback cluster of real `gavel node` processes for the bench: free ports, SQLite data dirs in
+// one temp dir (removed by destroy), processes started and killed by their PID only, and every wait
+// for a condition with a deadline. Node flags for profiling come from GAVEL_BENCH_NODE_ARGS
+// (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const main = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+
+export async function freeTcpPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  condition: () => Promise<T | undefined | false> | T | undefined | false,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface Response {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Keep-alive connections for the bench's own requests (setup, probes, failover bidders). */
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+/** One JSON request over `via` (keep-alive); rejects on network errors and after `timeoutMs`. */
+export function request(
+  url: string,
+  init: { method?: string; body?: unknown; token?: string; timeoutMs?: number } = {},
+  via: http.Agent = agent,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
+    const headers: Record<string, string> = {};
+    if (payload !== undefined) {
+      headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(payload));
+    }
+    if (init.token !== undefined) headers["authorization"] = `Bearer ${init.token}`;
+    const req = http.request(
+      url,
+      { method: init.method ?? (payload === undefined ? "GET" : "POST"), headers, agent: via },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let body: Record<string, unknown>;
+          try {
+            body = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+          } catch {
+            body = { text };
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.setTimeout(init.timeoutMs ?? 10_000, () => req.destroy(new Error("request timed out")));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+export interface ClusterView {
+  term: number;
+  leader: number | null;
+  nodes: { id: number; role: string; status: string; http: string; auctions: number }[];
+}
+
+export class BenchNode {
+  process: ChildProcess | null = null;
+  output = "";
+
+  constructor(
+    readonly id: number,
+    readonly port: number,
+    readonly httpPort: number,
+    readonly dataDir: string,
+    private readonly cluster: BenchCluster,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  get running(): boolean {
+    return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** Starts `gavel node` (without waiting for it to answer). */
+  spawn(): void {
+    const nodeArgs = (process.env["GAVEL_BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== "");
+    const args = [
+      ...nodeArgs,
+      main,
+      "node",
+      ...["--id", String(this.id), "--port", String(this.port), "--http-port", String(this.httpPort)],
+      ...["--discovery-port", String(this.cluster.discoveryPort), "--cluster", this.cluster.name],
+      ...["--data-dir", this.dataDir, "--expect", String(this.cluster.expect)],
+      ...["--multicast-port", String(this.cluster.multicastPort), "--log-level", "warn"],
+      // The bench measures the cluster, not the per-token rate limiter.
+      ...["--rate-limit", "1000000"],
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+    this.process = child;
+    this.output = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    });
+  }
+
+  /** Starts the node and resolves once its API answers. */
+  async start(): Promise<void> {
+    this.spawn();
+    await this.serving();
+  }
+
+  async serving(): Promise<void> {
+    await waitFor(`node ${this.id} to serve HTTP`, 15_000, async () => {
+      if (!this.running) throw new Error(`node ${this.id} exited: ${this.output}`);
+      return (await request(`${this.url}/api/cluster`, { timeoutMs: 1000 })).status === 200;
+    });
+  }
+
+  /** Sends `signal` to this node's process (by its PID) and waits until it has exited. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.process;
+    if (child === null || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  async view(): Promise<ClusterView> {
+    return (await request(`${this.url}/api/cluster`, { timeoutMs: 2000 })).body as unknown as ClusterView;
+  }
+
+  /** Resident memory of the node's process, in bytes (from /proc, by PID). */
+  rssBytes(): number {
+    const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
+    const kib = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    if (kib === undefined) throw new Error(`no VmRSS for node ${this.id}`);
+    return Number(kib) * 1024;
+  }
+
+  /** A gauge from the node's /metrics (e.g. gavel_applied_index). */
+  async metric(name: string): Promise<number> {
+    const response = await new Promise<string>((resolve, reject) => {
+      http
+        .get(`${this.url}/metrics`, { agent }, (res) => {
+          let text = "";
+          res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          res.on("end", () => resolve(text));
+          res.on("error", reject);
+        })
+        .on("error", reject);
+    });
+    const line = response.split("\n").find((item) => item.startsWith(`${name} `));
+    if (line === undefined) throw new Error(`node ${this.id} has no metric ${name}`);
+    return Number(line.split(" ")[1]);
+  }
+}
+
+export class BenchCluster {
+  readonly nodes = new Map<number, BenchNode>();
+  readonly root: string;
+
+  private constructor(
+    readonly name: string,
+    readonly discoveryPort: number,
+    readonly multicastPort: number,
+    readonly expect: number,
+  ) {
+    this.root = mkdtempSync(path.join(tmpdir(), `gavel-bench-`));
+  }
+
+  /** Starts fresh nodes with these ids together and waits until the highest leads them all. */
+  static async start(ids: number[]): Promise<BenchCluster> {
+    const name = `bench-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+    const cluster = new BenchCluster(name, await freeUdpPort(), await freeUdpPort(), ids.length);
+    try {
+      for (const id of ids) await cluster.add(id);
+      for (const node of cluster.nodes.values()) node.spawn();
+      await Promise.all([...cluster.nodes.values()].map((node) => node.serving()));
+      await cluster.waitForLeader(Math.max(...ids), 30_000);
+    } catch (error) {
+      await cluster.destroy();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** Creates (does not start) a node with fresh ports and data dir. */
+  async add(id: number): Promise<BenchNode> {
+    const node = new BenchNode(
+      id,
+      await freeTcpPort(),
+      await freeTcpPort(),
+      path.join(this.root, `node-${id}`),
+      this,
+    );
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  node(id: number): BenchNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  running(): BenchNode[] {
+    return [...this.nodes.values()].filter((node) => node.running);
+  }
+
+  urls(): string[] {
+    return this.running().map((node) => node.url);
+  }
+
+  /** Waits until every running node names `leader` and lists every running node as a voter. */
+  async waitForLeader(leader: number, timeoutMs: number): Promise<ClusterView> {
+    return waitFor(`node ${leader} to lead`, timeoutMs, async () => {
+      const running = this.running();
+      const views = await Promise.all(running.map((node) => node.view()));
+      const ids = running.map((node) => node.id);
+      const agreed = views.every((view) => view.leader === leader);
+      const complete = views.every((view) =>
+        ids.every((id) => view.nodes.some((item) => item.id === id && item.role !== "learner")),
+      );
+      return agreed && complete ? views[0] : undefined;
+    });
+  }
+
+  /** The leader every running node agrees on, or null. */
+  async leader(): Promise<number | null> {
+    const views = await Promise.all(this.running().map((node) => node.view().catch(() => null)));
+    const leaders = new Set(views.map((view) => view?.leader ?? null));
+    const [only] = leaders;
+    return leaders.size === 1 && only !== undefined ? only : null;
+  }
+
+  /** Kills every node (SIGKILL by PID) and removes the data dirs. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((node) => node.kill("SIGKILL")));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  logs(): string {
+    return [...this.nodes.values()].map((node) => `--- node ${node.id}\n${node.output}`).join("\n");
+  }
+}
+
+/** Registers a user at `url`; returns its token. */
+export async function register(url: string, name: string): Promise<string> {
+  const response = await request(`${url}/api/users`, { body: { name } });
+  if (response.status !== 201)
+    throw new Error(`register ${name}: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body["token"] as string;
+}

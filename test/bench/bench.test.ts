@@ -1,0 +1,37 @@
+// Runs the bench's tiny mode (`--smoke`: a real 3-node cluster, about 30 s) so the script cannot rot
+// unnoticed: it must measure acknowledged bids, a failover and a join, and end with the summary line.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const script = fileURLToPath(new URL("../../bench/main.js", import.meta.url));
+
+test(
+  "npm run bench -- --smoke measures a real cluster and ends with the summary line",
+  { timeout: 180_000 },
+  async () => {
+    const child = spawn(process.execPath, [script, "--smoke"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    assert.equal(code, 0, `bench exited with ${code}\n${stderr}`);
+    const lines = stdout.trim().split("\n");
+    const summary = /^bids_per_s=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+) failover_median_ms=(\d+)$/.exec(
+      lines.at(-1)!,
+    );
+    assert.ok(summary, `last line is not the summary: ${lines.at(-1)}`);
+    const [, bidsPerSecond, p50, p99, failover] = summary.map(Number);
+    assert.ok(bidsPerSecond! > 0, "no acknowledged bids");
+    assert.ok(p50! > 0 && p99! >= p50!, `latencies ${p50} ${p99}`);
+    assert.ok(failover! > 0, "no failover measured");
+    // The report says it is a partial run, and holds the sections it measured.
+    assert.match(stdout, /This is a smoke run/);
+    assert.match(stdout, /## Failover/);
+    assert.match(stdout, /A fresh node joined a cluster whose log held [\d,]+ entries/);
+    assert.match(stdout, /Updates missed \(not arrived within 10 s\): 0\./);
+    assert.match(stderr, /BENCHMARKS.md left as it is/);
+  },
+);
