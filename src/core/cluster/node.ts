@@ -184,8 +184,6 @@ export class ClusterNode {
   private out: Effect[] = [];
   private persistNext: Omit<PersistEffect, "type"> & { entries: LogEntry[] } = { entries: [] };
   private persistDirty = false;
-  private commitAdvanced = false;
-  private appendSentTo = new Set<NodeId>();
 
   constructor(options: NodeOptions) {
     this.config = options.config;
@@ -967,7 +965,11 @@ export class ClusterNode {
   private sendEntriesFrom(to: NodeId, prevIndex: LogIndex, entries: LogEntry[]): void {
     const prevTerm = this.log.termAt(prevIndex);
     assert(prevTerm !== undefined, "appends start inside the log");
-    this.appendSentTo.add(to);
+    const progress = this.progress.get(to);
+    if (progress !== undefined) {
+      const told = Math.min(this.commitIndex, prevIndex + entries.length);
+      progress.commitSent = Math.max(progress.commitSent, told);
+    }
     this.send(to, {
       type: "append",
       prevIndex,
@@ -1043,20 +1045,20 @@ export class ClusterNode {
     if (this.mutant === "no-quorum-commit") index = lastIndex;
     if (index <= this.commitIndex || this.log.termAt(index) !== this.hard.term) return;
     this.commitIndex = index;
-    this.commitAdvanced = true;
     this.applyCommitted();
   }
 
-  /** Tells followers of a new commit index at once (once per step), so whoever answers a client learns it quickly. */
+  /**
+   * Tells each follower of a commit index it can use and has not been told yet, at once (once per
+   * step, unless an append this step told it): whoever answers a client learns it quickly. A follower
+   * whose acknowledgement arrives after the entry committed learns it here too, not a heartbeat later.
+   */
   private notifyCommit(): void {
-    if (this.commitAdvanced && this.role === "leader") {
-      for (const progress of this.progress.values()) {
-        if (progress.mode === "replicate" && !this.appendSentTo.has(progress.id))
-          this.sendHeartbeat(progress);
-      }
+    if (this.role !== "leader") return;
+    for (const progress of this.progress.values()) {
+      if (progress.mode !== "replicate") continue;
+      if (Math.min(this.commitIndex, progress.matchIndex) > progress.commitSent) this.sendHeartbeat(progress);
     }
-    this.commitAdvanced = false;
-    this.appendSentTo.clear();
   }
 
   // ---------------------------------------------------------------- follower: appends

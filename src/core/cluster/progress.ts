@@ -31,6 +31,11 @@ export interface Progress {
   snapshot: { snapshot: Snapshot; offset: number } | null;
   /** The highest read-index round the follower has echoed in this term. */
   readSeqAcked: number;
+  /**
+   * The commit index the follower learns from the appends sent to it (each tells it
+   * min(commit, last index it carries)), so the leader knows whom to tell of a newer one.
+   */
+  commitSent: LogIndex;
 }
 
 export function newProgress(id: NodeId, lastIndex: LogIndex, nowMs: number): Progress {
@@ -47,6 +52,7 @@ export function newProgress(id: NodeId, lastIndex: LogIndex, nowMs: number): Pro
     clockOffsetMs: null,
     snapshot: null,
     readSeqAcked: 0,
+    commitSent: 0,
   };
 }
 

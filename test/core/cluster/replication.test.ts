@@ -145,6 +145,31 @@ test("a leader answers a request only once its entry committed, with the state m
   );
 });
 
+test("a follower whose acknowledgement arrives after the commit is told the commit at once", () => {
+  const leader = member({ id: 3, config: { electionJitterMs: 0 } });
+  elect(leader, [1, 2]);
+  const term = leader.status().term;
+  const start = leader.status().lastIndex;
+  for (const id of [1, 2])
+    leader.step({ type: "message", message: message(id, 3, term, appendReply(true, start)) });
+  leader.step(createRequest("a1"));
+  const index = leader.status().lastIndex;
+  leader.step({ type: "message", message: message(1, 3, term, appendReply(true, index)) });
+  assert.equal(leader.status().commitIndex, index, "committed with node 1");
+  const late = leader.step({ type: "message", message: message(2, 3, term, appendReply(true, index)) });
+  const toTwo = sentOfType(late, "append").filter((item) => item.to === 2);
+  assert.ok(
+    toTwo.some((item) => Math.min(item.commitIndex, item.prevIndex + item.entries.length) >= index),
+    "node 2 learns that its entry committed without waiting for a heartbeat",
+  );
+  const again = leader.step({ type: "message", message: message(2, 3, term, appendReply(true, index)) });
+  assert.deepEqual(
+    sentOfType(again, "append").filter((item) => item.to === 2),
+    [],
+    "told once",
+  );
+});
+
 test("a follower forwards a leader's request to the leader it knows", () => {
   const node = member({ id: 1 });
   node.step({ type: "message", message: message(3, 1, 1, append(1, 1, [], 1)) });
