@@ -81,8 +81,9 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     );
     args.push("--data-dir", path.join(root, `node-${id}`), "--log-level", "warn");
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, GAVEL_CLUSTER_KEY: key },
-      stdio: ["ignore", "pipe", "pipe"],
+      // stdin is a pipe the node watches: it stops when the demo dies, even by SIGKILL.
+      env: { ...process.env, GAVEL_CLUSTER_KEY: key, GAVEL_STOP_WITH_PARENT: "1" },
+      stdio: ["pipe", "pipe", "pipe"],
     });
     prefixed(child.stdout, `[n${id}]`, process.stdout);
     prefixed(child.stderr, `[n${id}]`, process.stderr);

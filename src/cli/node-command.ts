@@ -255,6 +255,12 @@ export async function runNode(flags: NodeFlags): Promise<void> {
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+  // Started by `gavel demo`: standard input is a pipe from the demo, which closes when the demo
+  // ends in any way (even SIGKILL), and the node then stops too instead of living on unseen.
+  if (process.env["GAVEL_STOP_WITH_PARENT"] === "1") {
+    process.stdin.on("end", () => void stop("the demo ended"));
+    process.stdin.resume();
+  }
 }
 
 /** --restore and --force-new-cluster: rewrite the data dir before the node starts. */

@@ -82,11 +82,13 @@ export async function http(
 export class TestNode {
   process: ChildProcess | null = null;
   output = "";
+  /** Whether the node has ever served HTTP: until then its ports may still change (see start). */
+  private served = false;
 
   constructor(
     readonly id: number,
-    readonly port: number,
-    readonly httpPort: number,
+    public port: number,
+    public httpPort: number,
     readonly dataDir: string,
     private readonly cluster: TestCluster,
   ) {}
@@ -99,8 +101,28 @@ export class TestNode {
     return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
   }
 
-  /** Starts `gavel node`; resolves once its API answers. */
-  async start(extraArgs: string[] = []): Promise<void> {
+  /**
+   * Starts `gavel node`; resolves once its API answers (within `timeoutMs`). A free port found
+   * earlier can be taken by another process before the node binds it: on a first start that fails
+   * with EADDRINUSE the node gets fresh ports and tries again. A node that does not come up in time
+   * is killed by its PID, so a failed start leaves no process behind.
+   */
+  async start(extraArgs: string[] = [], timeoutMs = 30_000): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startOnce(extraArgs, timeoutMs);
+        this.served = true;
+        return;
+      } catch (error) {
+        await this.kill("SIGKILL");
+        if (this.served || attempt >= 3 || !this.output.includes("EADDRINUSE")) throw error;
+        this.port = await freeTcpPort();
+        this.httpPort = await freeTcpPort();
+      }
+    }
+  }
+
+  private async startOnce(extraArgs: string[], timeoutMs: number): Promise<void> {
     const args = [
       main,
       "node",
@@ -127,7 +149,7 @@ export class TestNode {
     this.output = "";
     child.stdout.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (this.output += chunk.toString()));
-    await waitFor(`node ${this.id} to serve HTTP`, 10_000, async () => {
+    await waitFor(`node ${this.id} to serve HTTP`, timeoutMs, async () => {
       if (!this.running) throw new Error(`node ${this.id} exited: ${this.output}`);
       return (await http(`${this.url}/api/cluster`)).status === 200;
     });
@@ -169,7 +191,13 @@ export class TestCluster {
   static async start(ids: number[], name: string): Promise<TestCluster> {
     const cluster = new TestCluster(`${name}-${process.pid}`, await freeUdpPort(), Math.max(1, ids.length));
     await Promise.all(ids.map(async (id) => cluster.add(id)));
-    await Promise.all([...cluster.nodes.values()].map((node) => node.start()));
+    try {
+      await Promise.all([...cluster.nodes.values()].map((node) => node.start()));
+    } catch (error) {
+      // Every node that did start is killed: none outlives a failed test.
+      await cluster.destroy();
+      throw error;
+    }
     return cluster;
   }
 

@@ -183,7 +183,7 @@ test("gavel demo comes up and answers", async (t) => {
   const url = await waitFor(
     "the demo to print its URLs",
     10_000,
-    () => /node 1: API (http:\/\/[0-9.:]+)/.exec(output)?.[1],
+    () => /node 1: (http:\/\/[0-9.:]+)\//.exec(output)?.[1],
   );
   const view = await waitFor("the demo cluster to elect node 3", 20_000, async () => {
     const body = (await http(`${url}/api/cluster`)).body as { leader: number | null; nodes: unknown[] };
@@ -193,4 +193,28 @@ test("gavel demo comes up and answers", async (t) => {
   assert.match(output, /\[n1\]/, "output is prefixed by node");
   child.kill("SIGINT");
   assert.equal(await exited, 0);
+});
+
+test("a demo killed by SIGKILL takes its nodes with it", async (t) => {
+  const child = spawn(process.execPath, [main, "demo", "--nodes", "2"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  t.after(() => child.kill("SIGKILL"));
+  const pids = await waitFor("both demo nodes to print their pids", 20_000, () => {
+    const found = [...output.matchAll(/gavel node \d+ \(pid (\d+)\)/g)].map((match) => Number(match[1]));
+    return found.length === 2 ? found : undefined;
+  });
+  child.kill("SIGKILL");
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await waitFor("the demo's nodes to stop", 20_000, () => pids.every((pid) => !alive(pid)));
 });
