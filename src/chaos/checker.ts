@@ -58,8 +58,11 @@ export interface CheckResult {
   violations: Violation[];
 }
 
-/** Failed reasons that are refusals to decide (nothing happened), always allowed. */
-const refusalStatuses = new Set([429, 503]);
+/**
+ * Statuses of refusals to decide (nothing happened), always allowed: rate limited, unavailable, and
+ * 0 for a connection refused (the request never reached a node).
+ */
+const refusalStatuses = new Set([0, 429, 503]);
 
 class BudgetExceeded extends Error {}
 

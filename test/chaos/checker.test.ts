@@ -453,6 +453,7 @@ describe("chaos checker: each violation is found", () => {
     const refusals = cleanHistory();
     bidOp(refusals, "b4").outcome = failed(429, "rate-limited");
     bidOp(refusals, "b7").outcome = failed(503, "unavailable");
+    bidOp(refusals, "b5").outcome = failed(0, "connection-refused");
     assertKinds(refusals, []);
   });
 
