@@ -42,6 +42,12 @@ export interface Violation {
 export interface CheckOptions {
   /** Slack for comparing the nodes' stamps with the runner's clock (same machine): default 25 ms. */
   clockToleranceMs?: number;
+  /**
+   * How far a stamp may trail the real time of its append: the leader stamps with the time of its
+   * last tick, so by a tick (10 ms) plus event-loop delay, more on a loaded or paused leader. A
+   * leader that missed its ticks for an election timeout (1 s) is no longer leader. Default 1000 ms.
+   */
+  stampLagMs?: number;
   /** Time the checker may take; past it the check stops with a `checker-timeout` violation. */
   budgetMs?: number;
   /** The clock for the budget (ms); default: no budget is enforced. */
@@ -76,6 +82,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
   };
   const context: Context = {
     toleranceMs: options.clockToleranceMs ?? 25,
+    stampLagMs: options.stampLagMs ?? 1_000,
     bidsPerAuctionMax: options.bidsPerAuctionMax ?? 100_000,
     report: (violation) => violations.push(violation),
   };
@@ -102,6 +109,7 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
 
 interface Context {
   toleranceMs: number;
+  stampLagMs: number;
   bidsPerAuctionMax: number;
   report(violation: Violation): void;
 }
@@ -493,7 +501,7 @@ function checkClosing(
     if (acked === undefined) continue;
     const at = acked.ack!.at;
     let problem: string | null = null;
-    if (at >= final.closesAt || firstInvokedAt >= final.closesAt + context.toleranceMs) {
+    if (at >= final.closesAt || firstInvokedAt >= final.closesAt + context.stampLagMs) {
       problem = `the auction closed at ${final.closesAt}`;
     } else if (boughtAt !== null && at > boughtAt) {
       problem = `the auction was bought at ${boughtAt}`;
@@ -532,7 +540,7 @@ function checkAcks(
           "ack-mismatch",
           `bid ${op.bidId} was acknowledged at ${op.ack.at}, the history has it at ${replayed.line.at}`,
         );
-      } else if (op.ack.at < firstInvokedAt - tolerance || op.ack.at > op.completedAt + tolerance) {
+      } else if (op.ack.at < firstInvokedAt - context.stampLagMs || op.ack.at > op.completedAt + tolerance) {
         report(
           "ack-mismatch",
           `bid ${op.bidId} was stamped ${op.ack.at}, outside its attempts' interval [${firstInvokedAt}, ${op.completedAt}]`,
@@ -598,7 +606,9 @@ function rejectionProblem(
     case "auction-cancelled":
       return final.status === "cancelled" ? null : "the auction was never cancelled";
     case "not-open":
-      return final.opensAt > op.invokedAt - tolerance ? null : `the auction opened at ${final.opensAt}`;
+      return final.opensAt > op.invokedAt - context.stampLagMs
+        ? null
+        : `the auction opened at ${final.opensAt}`;
     case "own-auction":
       return op.bidder === final.seller ? null : `the seller is ${final.seller}`;
     case "bid-id-reused": {

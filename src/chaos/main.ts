@@ -75,10 +75,21 @@ async function main(): Promise<number> {
     process.stderr.write(`chaos: history written to ${flags.history}\n`);
   }
   const { check, nemesis } = result;
+  // How far acknowledged bids' stamps trailed their first send (the leader stamps with its last tick's time).
+  const firstSent = new Map<string, number>();
+  let stampLagMs = 0;
+  for (const op of result.history.operations) {
+    if (op.type !== "bid") continue;
+    const key = `${op.auctionId}/${op.bidder}/${op.bidId}`;
+    if (!firstSent.has(key)) firstSent.set(key, op.invokedAt);
+    if (op.ack !== null) stampLagMs = Math.max(stampLagMs, firstSent.get(key)! - op.ack.at);
+  }
   process.stderr.write(
     `chaos: faults by kind ${Object.entries(nemesis.byKind)
       .map(([kind, count]) => `${kind}=${count}`)
-      .join(" ")}; failed=${check.failed}\n`,
+      .join(
+        " ",
+      )}; failed=${check.failed}; stamps trailed their bids' first send by at most ${stampLagMs} ms\n`,
   );
   for (const error of result.errors) process.stdout.write(`error: ${error}\n`);
   for (const violation of check.violations.slice(0, violationsShown)) {

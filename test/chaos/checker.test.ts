@@ -392,10 +392,10 @@ describe("chaos checker: each violation is found", () => {
     assertKinds(stamp, ["ack-mismatch"]);
 
     const early = cleanHistory();
-    // Stamped before the client sent it: impossible on one clock.
+    // Stamped long before the client sent it: a stamp trails the real time by a tick or so, not more.
     const b1 = bidOp(early, "b1");
-    b1.invokedAt = 10_119 + 100;
-    b1.completedAt = 10_300;
+    b1.invokedAt = 10_120 + 1_001; // more than the stamp lag allowed (1 s)
+    b1.completedAt = 11_200;
     assertKinds(early, ["ack-mismatch"]);
   });
 
@@ -405,6 +405,12 @@ describe("chaos checker: each violation is found", () => {
     b7.outcome = ok;
     b7.ack = { at: 21_010, price: 1500, highBidder: "bob" };
     assert.ok(kinds(late).includes("bid-after-close"));
+
+    const sentAfterClose = cleanHistory(); // a stamp before the close cannot belong to a bid sent 1 s after it
+    const late7 = bidOp(sentAfterClose, "b7");
+    late7.outcome = ok;
+    late7.ack = { at: 19_990, price: 1500, highBidder: "bob" };
+    assert.ok(kinds(sentAfterClose).includes("bid-after-close"));
 
     const afterBuyNow = cleanHistory();
     const p4 = bidOp(afterBuyNow, "p4");
