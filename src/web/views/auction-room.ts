@@ -201,12 +201,11 @@ function HighBidder(props: { auction: Auction; me: string | null; bids: BidLine[
       ${Avatar({ name: leader })}<span><strong>You</strong> are the high bidder</span>
     </p>`;
   const outbid = me !== null && props.bids.some((bid) => bid.bidder === me);
+  // One line of text: a line break inside it would reach the DOM's text (htm keeps inner whitespace).
+  const note = outbid ? html`<span class="outbid-note"> · you were outbid</span>` : null;
   return html`<p class=${`high-bidder ${outbid ? "outbid" : ""}`} data-testid="high-bidder">
     ${Avatar({ name: leader })}
-    <span
-      ><strong>${leader}</strong> is the high
-      bidder${outbid ? html`<span class="outbid-note"> · you were outbid</span>` : ""}</span
-    >
+    <span><strong>${leader}</strong> is the high bidder${note}</span>
   </p>`;
 }
 
