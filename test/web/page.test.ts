@@ -190,11 +190,16 @@ describe("the web page", { skip, timeout: 300_000 }, () => {
       await screenshot(t, ann, "auction-room-after-failover.png");
       // The page of the dead node lives on: its dashboard, fetched from the others, shows the failover.
       await ann.evaluate(() => (location.hash = "#/cluster"));
-      await waitFor("the dashboard to show node 3 dead and node 2 leading", 20_000, async () => {
-        const leader = await ann.getByTestId("leader").textContent();
-        const dead = await ann.locator('[data-node="3"].node-dead').count();
-        return leader === "node 2" && dead === 1 ? true : undefined;
-      });
+      await waitFor(
+        "the dashboard to show node 3 dead, node 2 leading, and the auction by its title",
+        20_000,
+        async () => {
+          const leader = await ann.getByTestId("leader").textContent();
+          const dead = await ann.locator('[data-node="3"].node-dead').count();
+          const titled = await ann.getByRole("link", { name: "Brass ship's clock" }).count();
+          return leader === "node 2" && dead === 1 && titled === 1 ? true : undefined;
+        },
+      );
       await screenshot(t, ann, "dashboard-after-failover.png");
     } catch (error) {
       failWithLogs(t, error);
