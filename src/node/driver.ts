@@ -67,7 +67,8 @@ export class NodeDriver {
   /**
    * Steps the core through every input, then carries out all their effects: first every persist,
    * saved together atomically (one fsync for the whole batch), then the rest in order. Saving
-   * earlier than needed is always safe; nothing leaves before what it depends on is on disk.
+   * earlier than needed is always safe; nothing leaves before what it depends on is on disk. The one
+   * exception is a leader's appends of new entries, sent while it writes them (see earlySends).
    */
   deliver(inputs: readonly Input[]): void {
     const effects: Effect[] = [];
@@ -77,27 +78,59 @@ export class NodeDriver {
 
   private execute(effects: Effect[]): void {
     const persists = effects.filter((effect) => effect.type === "persist");
-    if (persists.length > 0) this.ports.storage.saveAll(persists);
-    for (const effect of effects) {
-      switch (effect.type) {
-        case "persist":
-          break;
-        case "send":
-          this.ports.transport.send(effect.message, this.node.peerAddress(effect.message.to));
-          break;
-        case "broadcast":
-          this.ports.discovery.broadcast(effect.beacon);
-          break;
-        case "applied":
-          this.listener.applied?.(effect.entry, effect.result);
-          break;
-        case "response":
-          this.listener.responded?.(effect.requestId, effect.result);
-          break;
-        case "event":
-          this.listener.event?.(effect.event);
-          break;
-      }
+    let early: Set<Effect> | null = null;
+    if (persists.length > 0) {
+      // Raft §10.2.1: a leader may write its new entries to disk while it sends them to followers.
+      early = earlySends(persists, effects);
+      for (const effect of early) this.carryOut(effect);
+      this.ports.storage.saveAll(persists);
+    }
+    for (const effect of effects) if (early === null || !early.has(effect)) this.carryOut(effect);
+  }
+
+  private carryOut(effect: Effect): void {
+    switch (effect.type) {
+      case "persist":
+        break;
+      case "send":
+        this.ports.transport.send(effect.message, this.node.peerAddress(effect.message.to));
+        break;
+      case "broadcast":
+        this.ports.discovery.broadcast(effect.beacon);
+        break;
+      case "applied":
+        this.listener.applied?.(effect.entry, effect.result);
+        break;
+      case "response":
+        this.listener.responded?.(effect.requestId, effect.result);
+        break;
+      case "event":
+        this.listener.event?.(effect.event);
+        break;
     }
   }
+}
+
+/**
+ * The appends a leader can send before its persist is on disk: when the persist only adds entries
+ * (no term, vote, truncation or snapshot), appends whose commit index lies before those entries.
+ * The followers may store and acknowledge the new entries at once; the leader counts its own copy
+ * only in a later step, when its write has long finished (saveAll returns once it is on disk), and
+ * no commit that rests on an entry not yet on this disk leaves before the write.
+ */
+function earlySends(persists: readonly Effect[], effects: readonly Effect[]): Set<Effect> {
+  const early = new Set<Effect>();
+  let firstNew = Infinity;
+  for (const persist of persists) {
+    if (persist.type !== "persist") continue;
+    const { type: _type, entries, ...rest } = persist;
+    if (Object.values(rest).some((value) => value !== undefined)) return early;
+    if (entries !== undefined && entries.length > 0) firstNew = Math.min(firstNew, entries[0]!.index);
+  }
+  if (firstNew === Infinity) return early;
+  for (const effect of effects) {
+    if (effect.type === "send" && effect.message.type === "append" && effect.message.commitIndex < firstNew)
+      early.add(effect);
+  }
+  return early;
 }

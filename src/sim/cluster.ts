@@ -50,7 +50,7 @@ export class SimNode {
   generation = 0;
   incarnations = 0;
   skewMs = 0;
-  /** Set while a crash is under way in the middle of a step: effects after the persist are lost. */
+  /** Set while a crash is under way in the middle of a step: the persist (or only what follows it) is lost. */
   dying = false;
   /** Once set, the node never starts again. */
   retired = false;
@@ -149,8 +149,12 @@ export class SimCluster {
             if (this.pendingCrash === id) node.dying = true;
           },
           saveAll: (changes) => {
+            // An armed crash strikes before or after the write: a leader's appends may have left already.
+            if (this.pendingCrash === id) {
+              node.dying = true;
+              if (this.random.next() < 0.5) return;
+            }
             node.storage.saveAll(changes);
-            if (this.pendingCrash === id) node.dying = true;
           },
         },
         transport: { send: (message) => !node.dying && this.send(message) },

@@ -1,0 +1,77 @@
+// The driver's order of effects: what must be on disk is saved before anything that depends on it
+// leaves, except a leader's appends of new entries, which go out while it writes them (Raft §10.2.1).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NodeDriver } from "../../src/node/driver.js";
+import { defaultConfig } from "../../src/core/config.js";
+import { SeededRandom } from "../../src/core/random.js";
+import type { PersistedState } from "../../src/core/cluster/types.js";
+import {
+  appendReply,
+  clusterId,
+  configEntry,
+  createRequest,
+  message,
+  voteRequest,
+  votersConfig,
+} from "../core/cluster/support.js";
+
+/** A driver for node `id` of voters 1..3, recording what it saves and sends, in order. */
+function driver(id: number) {
+  const trace: string[] = [];
+  let nowMs = 0;
+  const persisted: PersistedState = {
+    identity: { nodeId: id, incarnation: `i${id}` },
+    clusterId,
+    hardState: { term: 1, votedFor: null },
+    snapshot: null,
+    entries: [configEntry(1, 1, votersConfig([1, 2, 3]))],
+  };
+  const node = new NodeDriver(
+    {
+      config: { ...defaultConfig(), electionJitterMs: 0 },
+      identity: persisted.identity,
+      address: `a${id}`,
+      httpUrl: `h${id}`,
+      random: new SeededRandom(id),
+    },
+    {
+      storage: {
+        load: () => persisted,
+        save: () => trace.push("persist"),
+        saveAll: () => trace.push("persist"),
+      },
+      transport: {
+        send: (sent) =>
+          trace.push(`${sent.type}${sent.type === "append" && sent.entries.length > 0 ? "+entries" : ""}`),
+      },
+      discovery: { broadcast: () => undefined },
+      clock: { nowMs: () => nowMs },
+    },
+  );
+  return { node, trace, advance: (ms: number) => (nowMs += ms) };
+}
+
+test("a leader sends its new entries to followers before its own write, and answers nothing before it", () => {
+  const { node, trace, advance } = driver(3);
+  while (node.node.status().role !== "pre-candidate") {
+    advance(10);
+    node.tick();
+  }
+  const term = node.node.status().term + 1;
+  for (const preVote of [true, false])
+    node.receive(message(1, 3, term, { type: "vote-reply", granted: true, preVote }));
+  assert.equal(node.node.status().role, "leader");
+  node.receive(message(1, 3, term, appendReply(true, node.node.status().lastIndex)));
+  trace.length = 0;
+  const request = createRequest("a1");
+  assert.equal(request.type, "request");
+  if (request.type === "request") node.request(request.requestId, request.request);
+  assert.deepEqual(trace.slice(0, 2), ["append+entries", "persist"], trace.join(","));
+});
+
+test("a vote leaves only once it is on disk", () => {
+  const { node, trace } = driver(1);
+  node.receive(message(2, 1, 2, voteRequest(5, 1)));
+  assert.deepEqual(trace, ["persist", "vote-reply"]);
+});
