@@ -92,10 +92,13 @@ export class FrameDecoder {
     const held = this.bufferedBytes;
     const needed = held + chunk.byteLength;
     if (this.end + chunk.byteLength > this.storage.length) {
+      // Doubling, but never past one whole frame: a large frame costs its size, not twice it.
       const target =
         needed <= this.storage.length
           ? this.storage
-          : Buffer.allocUnsafe(Math.max(needed, 2 * this.storage.length));
+          : Buffer.allocUnsafe(
+              Math.max(needed, Math.min(2 * this.storage.length, this.frameBytesMax + FRAME_HEADER_BYTES)),
+            );
       this.storage.copy(target, 0, this.start, this.end);
       this.storage = target;
       this.start = 0;
@@ -103,6 +106,14 @@ export class FrameDecoder {
     }
     this.storage.set(chunk, this.end);
     this.end += chunk.byteLength;
+  }
+
+  /** Forgets the bytes held (the stream ended): the storage goes back to the allocator. */
+  release(): void {
+    this.storage = Buffer.alloc(0);
+    this.start = 0;
+    this.end = 0;
+    this.bodyBytes = null;
   }
 
   private releaseIfEmpty(): void {

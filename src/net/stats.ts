@@ -8,7 +8,8 @@ import { authFailureReasons } from "./cluster-key.js";
 /**
  * Why a transport dropped a message (or, for "connection-limit", refused a connection):
  * - inbound: "malformed", "version", "invalid", "unknown-type" (see envelope.ts), "oversized"
- *   (a frame over the maximum; the connection is closed), "connection-limit", and with cluster
+ *   (a frame over the maximum; the connection is closed), "connection-limit", "buffer-limit" (the
+ *   partial frames of all inbound connections over their budget; the connection is closed), and with cluster
  *   keys "unsigned", "unknown-key", "bad-signature", "stale", "replayed" (see cluster-key.ts);
  *   without keys, "unexpected-signature" (a signed frame);
  * - outbound: "no-address" (the core knows no address for the peer), "invalid-address",
@@ -20,6 +21,7 @@ export type PeerDropReason =
   | AuthFailureReason
   | "oversized"
   | "connection-limit"
+  | "buffer-limit"
   | "no-address"
   | "invalid-address"
   | "unreachable"
@@ -34,6 +36,7 @@ export const peerDropReasons: readonly PeerDropReason[] = [
   "unknown-type",
   "oversized",
   "connection-limit",
+  "buffer-limit",
   "no-address",
   "invalid-address",
   "unreachable",

@@ -56,6 +56,12 @@ export interface TcpTransportOptions {
   backoffMaxMs?: number;
   /** Most inbound connections at once; more are refused. Default 256. */
   inboundConnectionsMax?: number;
+  /**
+   * Most bytes of partial frames held for all inbound connections together. A chunk that takes the
+   * total over it closes its connection (counted as "buffer-limit"): without this, every connection
+   * could hold almost a whole maximum frame, 256 × 16 MiB. Default 64 MiB.
+   */
+  inboundBufferedBytesMax?: number;
   /** Most peer addresses with a link at once; idle links are forgotten first. Default 256. */
   peersMax?: number;
   /** Uniform in [0, 1), for backoff jitter. Default Math.random. */
@@ -87,6 +93,7 @@ export const tcpTransportDefaults = {
   backoffBaseMs: 50,
   backoffMaxMs: 5000,
   inboundConnectionsMax: 256,
+  inboundBufferedBytesMax: 64 * 1024 * 1024,
   peersMax: 256,
 } as const;
 
@@ -101,6 +108,8 @@ export class TcpTransport implements PeerEndpoint {
   private readonly auth: ChannelAuth;
   private readonly server: Server;
   private readonly inbound = new Set<Socket>();
+  /** Bytes of partial frames held by the inbound connections' decoders, together. */
+  private inboundBufferedBytes = 0;
   private readonly links = new Map<string, PeerLink>();
   private readonly counts: TransportStats = { sent: 0, delivered: 0, dropped: zeroCounts(peerDropReasons) };
   private readonly dropLog = new LogLimiter(10_000);
@@ -229,11 +238,28 @@ export class TcpTransport implements PeerEndpoint {
     socket.on("error", (error) =>
       this.settings.logger.debug({ from: remote(socket), error: error.message }, "peer connection error"),
     );
-    socket.once("close", () => this.inbound.delete(socket));
+    socket.once("close", () => {
+      this.inbound.delete(socket);
+      this.inboundBufferedBytes -= decoder.bufferedBytes;
+      decoder.release();
+    });
   }
 
   private onInboundData(socket: Socket, decoder: FrameDecoder, chunk: Buffer): void {
+    const before = decoder.bufferedBytes;
     const { frames, error } = decoder.push(chunk);
+    this.inboundBufferedBytes += decoder.bufferedBytes - before;
+    if (this.inboundBufferedBytes > this.settings.inboundBufferedBytesMax) {
+      // Too much held in partial frames: this connection goes (its peer reconnects if it is real).
+      this.drop("buffer-limit", 1, socket.remoteAddress ?? "?", {
+        from: remote(socket),
+        bufferedBytes: decoder.bufferedBytes,
+        inboundBufferedBytesMax: this.settings.inboundBufferedBytesMax,
+      });
+      socket.removeAllListeners("data");
+      socket.destroy();
+      return;
+    }
     for (const frame of frames) {
       if (!this.onInboundFrame(socket, frame)) return;
     }
@@ -346,7 +372,11 @@ export class TcpTransport implements PeerEndpoint {
   ): void {
     this.counts.dropped[reason] += count;
     if (!this.dropLog.allow(`${reason}/${peer}`)) return;
-    const loud = reason === "oversized" || reason === "connection-limit" || authReasons.has(reason);
+    const loud =
+      reason === "oversized" ||
+      reason === "connection-limit" ||
+      reason === "buffer-limit" ||
+      authReasons.has(reason);
     const level = loud ? "warn" : "debug";
     this.settings.logger[level]({ reason, count, ...context }, "dropped peer message");
   }

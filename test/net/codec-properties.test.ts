@@ -1,15 +1,35 @@
 // Properties of the parsers at the network boundary, checked with fast-check: decoding is total
-// (any bytes, any JSON, any mutation of a valid message yields a value or a reason, never an
-// exception), and framing does not depend on how the stream is cut. The full fuzzers come later.
+// (any bytes, any JSON, any mutation of a valid message, beacon or update yields a value or a
+// reason, never an exception), what decodes passes its schema and carries no prototype tricks,
+// framing does not depend on how the stream is cut, and the frame decoder holds a bounded number
+// of bytes whatever it is fed. Each test prints its seed; GAVEL_FUZZ_SEED=<n> replays it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { decodeBeacon, decodeMessage, encodeMessage, PROTOCOL_VERSION } from "../../src/net/envelope.js";
-import { encodeFrame, FrameDecoder } from "../../src/net/frame.js";
-import { messageSchema } from "../../src/net/schemas.js";
-import { sampleMessages } from "./support.js";
+import {
+  decodeBeacon,
+  decodeMessage,
+  decodeUpdate,
+  encodeMessage,
+  PROTOCOL_VERSION,
+  UPDATE_FORMAT_VERSION,
+} from "../../src/net/envelope.js";
+import type { Decoded } from "../../src/net/envelope.js";
+import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../../src/net/frame.js";
+import { beaconSchema, messageSchema } from "../../src/net/schemas.js";
+import { auctionUpdateSchema } from "../../src/net/update-schema.js";
+import type { AuctionUpdate } from "../../src/net/update-schema.js";
+import {
+  assertPlain,
+  assertPrototypeClean,
+  fuzzParameters,
+  hostileNumberTexts,
+  mutatedJson,
+  mutationsOf,
+} from "./fuzz-support.js";
+import { sampleBeacon, sampleMessages } from "./support.js";
 
-const runs = { numRuns: 300 };
+const runs = (label: string, numRuns = 300) => fuzzParameters(label, numRuns);
 
 function assertTotal(body: Uint8Array): void {
   for (const decoded of [decodeMessage(body), decodeBeacon(body)]) {
@@ -22,7 +42,7 @@ function assertTotal(body: Uint8Array): void {
 test("decoding arbitrary bytes never throws", () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => assertTotal(bytes)),
-    runs,
+    runs("arbitrary bytes"),
   );
 });
 
@@ -36,7 +56,7 @@ test("decoding arbitrary JSON in an envelope never throws", () => {
         assertTotal(Buffer.from(JSON.stringify({ v: version, b: payload })));
       },
     ),
-    runs,
+    runs("arbitrary JSON"),
   );
 });
 
@@ -55,7 +75,7 @@ test("a valid message with one field replaced decodes only to something the sche
         if (decoded.ok) assert.equal(messageSchema.safeParse(decoded.value).success, true);
       },
     ),
-    runs,
+    runs("one field replaced"),
   );
 });
 
@@ -79,6 +99,109 @@ test("frames come out the same however the stream is cut", () => {
       );
       assert.equal(decoder.bufferedBytes, 0);
     }),
-    runs,
+    runs("stream cuts"),
+  );
+});
+
+export const sampleUpdate: AuctionUpdate = {
+  clusterName: "gavel",
+  nodeId: 2,
+  auctionId: "a1",
+  version: 3,
+  event: "bid-accepted",
+  timestampMs: 1_700_000_000_000,
+  phase: "active",
+  price: 1200,
+  highBidder: "bea",
+  closesAt: 1_700_000_600_000,
+  bidCount: 2,
+  outcome: null,
+};
+
+/** Checks one decoding of hostile input: a counted reason, or a value its schema accepts. */
+function assertDecoded<T>(decoded: Decoded<T>, schema: { safeParse(value: unknown): { success: boolean } }) {
+  if (decoded.ok) {
+    assert.equal(schema.safeParse(decoded.value).success, true, "only schema-valid values come out");
+    assertPlain(decoded.value);
+  } else {
+    assert.ok(["malformed", "version", "invalid", "unknown-type"].includes(decoded.reason));
+    assert.ok(decoded.detail.length <= 500, "details are bounded");
+  }
+  assertPrototypeClean();
+}
+
+test("mutated messages (wrong types, NaN, Infinity, huge or negative numbers, __proto__ keys, cut short) never throw", () => {
+  const envelopes = sampleMessages().map((message) => ({ v: PROTOCOL_VERSION, m: message }));
+  fc.assert(
+    fc.property(mutationsOf(envelopes), ({ document, mutations }) => {
+      const body = Buffer.from(mutatedJson(document, mutations), "utf8");
+      assertDecoded(decodeMessage(body), messageSchema);
+    }),
+    runs("mutated messages", 2000),
+  );
+});
+
+test("mutated beacons and updates never throw, and decode only to schema-valid values", () => {
+  const beacons = [sampleBeacon(), sampleBeacon({ clusterId: "c-1", term: 7, leaderId: 3 })].map(
+    (beacon) => ({
+      v: PROTOCOL_VERSION,
+      b: beacon,
+    }),
+  );
+  const updates = [{ v: UPDATE_FORMAT_VERSION, u: sampleUpdate }];
+  fc.assert(
+    fc.property(mutationsOf(beacons), mutationsOf(updates), (beacon, update) => {
+      assertDecoded(decodeBeacon(Buffer.from(mutatedJson(beacon.document, beacon.mutations))), beaconSchema);
+      assertDecoded(
+        decodeUpdate(Buffer.from(mutatedJson(update.document, update.mutations))),
+        auctionUpdateSchema,
+      );
+    }),
+    runs("mutated beacons and updates", 1000),
+  );
+});
+
+test("an unmutated sample decodes (the mutation tests start from valid input)", () => {
+  for (const message of sampleMessages()) assert.equal(decodeMessage(encodeMessage(message)).ok, true);
+  const beacon = mutatedJson({ v: PROTOCOL_VERSION, b: sampleBeacon() }, []);
+  assert.equal(decodeBeacon(Buffer.from(beacon)).ok, true);
+  const update = mutatedJson({ v: UPDATE_FORMAT_VERSION, u: sampleUpdate }, []);
+  assert.equal(decodeUpdate(Buffer.from(update)).ok, true);
+});
+
+test("hostile version numbers are refused as malformed or another version", () => {
+  for (const text of hostileNumberTexts) {
+    const decoded = decodeMessage(Buffer.from(`{"v":${text},"m":{"type":"timeout-now"}}`));
+    assert.equal(decoded.ok, false, text);
+  }
+});
+
+test("the frame decoder fed garbage never throws and holds at most one frame plus one chunk", () => {
+  const frameBytesMax = 1024;
+  const chunks = fc.array(
+    fc.oneof(
+      fc.uint8Array({ maxLength: 2048 }),
+      // A header announcing a length near the maximum, either side of it.
+      fc.integer({ min: frameBytesMax - 8, max: frameBytesMax + 8 }).map((length) => {
+        const header = Buffer.alloc(FRAME_HEADER_BYTES);
+        header.writeUInt32BE(length);
+        return new Uint8Array(header);
+      }),
+    ),
+    { maxLength: 40 },
+  );
+  fc.assert(
+    fc.property(chunks, (stream) => {
+      const decoder = new FrameDecoder(frameBytesMax);
+      let failed = false;
+      for (const chunk of stream) {
+        const result = decoder.push(chunk);
+        for (const frame of result.frames) assert.ok(frame.byteLength <= frameBytesMax);
+        if (failed) assert.deepEqual(result.frames, [], "nothing after the stream failed");
+        if (result.error !== null) failed = true;
+        assert.ok(decoder.bufferedBytes <= frameBytesMax + FRAME_HEADER_BYTES + chunk.byteLength);
+      }
+    }),
+    runs("frame decoder garbage", 500),
   );
 });
