@@ -128,6 +128,11 @@ export class Roles {
   private lastReassignCheckMs = -Infinity;
   /** Requests waiting for this node to apply as far as their sender knew (bounded by their timeout). */
   private parked: { waiter: Waiter; untilMs: number }[] = [];
+  /**
+   * Auction commands a new leader could not place: it routes them again at a tick once it has
+   * committed an entry of its term (ticks come after the applies a commit causes).
+   */
+  private awaitingLeaderView: { waiter: Waiter; untilMs: number }[] = [];
   /** Leader: workers about to stop, until when; they get no auctions and lose theirs. */
   private readonly draining = new Map<NodeId, number>();
   /** Requests for the leader that arrived while it was handing over: routed again once that is done. */
@@ -172,8 +177,16 @@ export class Roles {
   private routeAuction(waiter: Waiter, command: OwnerCommandBody): void {
     const assignment = this.raft.state().assignments.get(command.auctionId);
     if (assignment === undefined) {
-      // Unknown here: this node may lag; the leader's state holds every acknowledged creation.
-      if (this.raft.isLeader()) return this.answer(waiter, this.decideUnknown(command));
+      // Unknown here: this node may lag. The leader's state holds every acknowledged creation, but
+      // only once it has committed an entry of its own term, and so applied all its predecessors
+      // committed: until then a new leader waits rather than call an existing auction unknown.
+      if (this.raft.isLeader() && this.raft.leaderReady())
+        return this.answer(waiter, this.decideUnknown(command));
+      if (this.raft.isLeader()) {
+        const untilMs = this.raft.nowMs() + this.raft.config.requestTimeoutMs;
+        this.awaitingLeaderView.push({ waiter, untilMs });
+        return;
+      }
       return this.forward(waiter, this.raft.leaderId(), "no leader is known; an election is under way");
     }
     if (assignment.owner === this.raft.id) return this.enqueue(waiter);
@@ -592,6 +605,23 @@ export class Roles {
     this.unpark();
   }
 
+  /** Routes again what waited for this leader's complete view, once it has it or no longer leads. */
+  private releaseAwaitingLeaderView(): void {
+    if (this.awaitingLeaderView.length === 0) return;
+    const waiting = this.awaitingLeaderView;
+    this.awaitingLeaderView = [];
+    const now = this.raft.nowMs();
+    for (const item of waiting) {
+      if (!this.raft.isLeader() || this.raft.leaderReady()) this.route(item.waiter);
+      else if (now < item.untilMs) this.awaitingLeaderView.push(item);
+      else
+        this.answer(
+          item.waiter,
+          failure("unavailable", "the new leader is not ready yet", this.raft.leaderId()),
+        );
+    }
+  }
+
   private unpark(): void {
     if (this.parked.length === 0) return;
     const applied = this.raft.state().appliedIndex;
@@ -665,6 +695,7 @@ export class Roles {
     }
     if (this.raft.isLeader() && this.raft.leaderReady()) this.leaderTick(nowMs);
     this.ownerTick(nowMs);
+    this.releaseAwaitingLeaderView();
     this.unpark();
     this.releaseDeferred();
   }
