@@ -245,7 +245,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, "stopping: handing over first");
+    logger.child({ node: node?.id }).info({ signal }, "stopping: handing over first");
     process.stderr.write(
       `gavel node ${node?.id}: ${signal}: handing over, then stopping (again to stop at once)\n`,
     );
