@@ -280,7 +280,7 @@ export class GavelNode {
     this.driver.deliver(batch);
     // The batch is applied: the publisher can number and describe its events.
     this.publisher.flush(this.state());
-    logContext.term = this.driver.node.status().term;
+    logContext.term = this.driver.node.term;
   }
 
   /** Messages and beacons dropped by the adapters so far, by reason. */
@@ -335,7 +335,7 @@ export class GavelNode {
   }
 
   private log(event: NodeEvent): void {
-    const term = this.driver.node.status().term;
+    const term = this.driver.node.term;
     if (event.type === "dropped") {
       this.logger.debug({ term, event }, "message dropped");
     } else if (event.type === "cluster-conflict" || event.type === "join-refused") {
