@@ -153,6 +153,11 @@ export class PeerLink {
     if (socket.writableLength + frame.byteLength > this.options.bufferedBytesMax) {
       return this.options.onDrop("queue-full", 1);
     }
+    // Frames sent in one turn of the event loop (a driver batch) leave in one write.
+    if (!socket.writableCorked) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
+    }
     const flushed = socket.write(frame);
     this.options.onSent();
     if (!flushed && this.writeTimer === null) {
