@@ -1,13 +1,17 @@
 // The cluster part of `npm run bench`: real `gavel node` processes on loopback with durable SQLite
 // storage, loaded over HTTP keep-alive by a generator in a child process of its own. Each section
 // returns plain figures; main.ts prints them and writes BENCHMARKS.md.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import WebSocket from "ws";
 import { UpdateReceiver } from "../src/client/update-receiver.js";
 import { BenchCluster, register, request, waitFor } from "./cluster.js";
 import type { BenchNode } from "./cluster.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./loadgen.js";
+import { profilesIn, summarize } from "./profile.js";
+import type { ProfileSummary } from "./profile.js";
 import { jain, median, percentiles } from "./stats.js";
 import type { Percentiles } from "./stats.js";
 
@@ -29,6 +33,8 @@ export interface ClusterSettings {
   joinEntries: number;
   /** Cluster sizes for the scale figure, besides 3 (empty: skipped). */
   scaleSizes: number[];
+  /** Length of the 64-bidder run with every node under --cpu-prof, ms (0: skipped). */
+  profileMs: number;
 }
 
 export type Progress = (text: string) => void;
@@ -42,6 +48,12 @@ export interface SpreadFigure {
   generatorCores: number;
   /** CPU of all node processes together over the run, in cores. */
   nodeCores: number;
+}
+
+export interface ProfileFigure {
+  bidders: number;
+  bidsPerSecond: number;
+  nodes: { id: number; role: string; summary: ProfileSummary }[];
 }
 
 export interface HotFigure {
@@ -97,6 +109,7 @@ export interface ClusterFigures {
   join: JoinFigure;
   memory: MemoryFigure[];
   scale: SpreadFigure[];
+  profile: ProfileFigure | null;
   setupMs: number;
 }
 
@@ -110,10 +123,16 @@ interface Setup {
   prices: Record<string, number>;
 }
 
-async function setUp(nodes: number, settings: ClusterSettings, bidderCount: number, progress: Progress) {
+async function setUp(
+  nodes: number,
+  settings: ClusterSettings,
+  bidderCount: number,
+  progress: Progress,
+  nodeArgs: readonly string[] = [],
+) {
   progress(`starting a ${nodes}-node cluster`);
   const ids = Array.from({ length: nodes }, (_, index) => index + 1);
-  const cluster = await BenchCluster.start(ids);
+  const cluster = await BenchCluster.start(ids, nodeArgs);
   try {
     const urls = cluster.urls();
     progress(`${nodes} nodes: registering ${bidderCount} bidders`);
@@ -507,6 +526,40 @@ async function joinRun(setup: Setup, settings: ClusterSettings, progress: Progre
   return { entries, servingMs, caughtUpMs: performance.now() - startedAt };
 }
 
+/** The 64-bidder load on a fresh 3-node cluster whose nodes run under --cpu-prof: where their time goes. */
+async function profileRun(settings: ClusterSettings, progress: Progress): Promise<ProfileFigure | null> {
+  if (settings.profileMs <= 0) return null;
+  const dir = mkdtempSync(path.join(tmpdir(), "gavel-bench-profile-"));
+  try {
+    const bidders = Math.max(...settings.bidderCounts);
+    const setup = await setUp(3, settings, bidders, progress, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+    try {
+      progress(`profile: ${bidders} bidders with every node under --cpu-prof`);
+      const figure = await spreadRun(setup, bidders, { ...settings, durationMs: settings.profileMs });
+      const leaderId = await setup.cluster.leader();
+      const nodes = setup.cluster.running();
+      const pids = new Map(nodes.map((node) => [node.id, node.pid]));
+      progress("profile: stopping the nodes (SIGTERM) so that they write their profiles");
+      await Promise.all(nodes.map((node) => node.kill("SIGTERM")));
+      const files = profilesIn(dir);
+      return {
+        bidders,
+        bidsPerSecond: figure.bidsPerSecond,
+        nodes: nodes.flatMap((node) => {
+          const file = files.get(pids.get(node.id) ?? -1);
+          if (file === undefined) return [];
+          const role = node.id === leaderId ? "leader" : "worker";
+          return [{ id: node.id, role, summary: summarize(file) }];
+        }),
+      };
+    } finally {
+      await setup.cluster.destroy();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Every cluster section, in an order where each leaves the cluster as the next needs it. */
 export async function measureCluster(settings: ClusterSettings, progress: Progress): Promise<ClusterFigures> {
   const maxBidders = Math.max(...settings.bidderCounts, settings.hotBidders, 3);
@@ -542,7 +595,8 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
         await bigger.cluster.destroy();
       }
     }
-    return { spread, hot, fanout, failover, join, memory, scale, setupMs };
+    const profile = await profileRun(settings, progress);
+    return { spread, hot, fanout, failover, join, memory, scale, profile, setupMs };
   } finally {
     await setup.cluster.destroy();
   }

@@ -133,7 +133,8 @@ export class BenchNode {
 
   /** Starts `gavel node` (without waiting for it to answer). */
   spawn(): void {
-    const nodeArgs = (process.env["GAVEL_BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== "");
+    const fromEnv = (process.env["GAVEL_BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== "");
+    const nodeArgs = [...fromEnv, ...this.cluster.nodeArgs];
     const args = [
       ...nodeArgs,
       main,
@@ -214,14 +215,16 @@ export class BenchCluster {
     readonly discoveryPort: number,
     readonly multicastPort: number,
     readonly expect: number,
+    /** Extra flags for node itself (before the script), e.g. --cpu-prof. */
+    readonly nodeArgs: readonly string[],
   ) {
     this.root = mkdtempSync(path.join(tmpdir(), `gavel-bench-`));
   }
 
   /** Starts fresh nodes with these ids together and waits until the highest leads them all. */
-  static async start(ids: number[]): Promise<BenchCluster> {
+  static async start(ids: number[], nodeArgs: readonly string[] = []): Promise<BenchCluster> {
     const name = `bench-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-    const cluster = new BenchCluster(name, await freeUdpPort(), await freeUdpPort(), ids.length);
+    const cluster = new BenchCluster(name, await freeUdpPort(), await freeUdpPort(), ids.length, nodeArgs);
     try {
       for (const id of ids) await cluster.add(id);
       for (const node of cluster.nodes.values()) node.spawn();

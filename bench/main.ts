@@ -43,6 +43,7 @@ const settingsByMode: Record<Mode, Settings> = {
       bigAuctions: 100_000,
       joinEntries: 100_000,
       scaleSizes: [5, 7],
+      profileMs: 15_000,
     },
   },
   quick: {
@@ -63,6 +64,7 @@ const settingsByMode: Record<Mode, Settings> = {
       bigAuctions: 0,
       joinEntries: 0,
       scaleSizes: [],
+      profileMs: 0,
     },
   },
   smoke: {
@@ -83,6 +85,7 @@ const settingsByMode: Record<Mode, Settings> = {
       bigAuctions: 0,
       joinEntries: 0,
       scaleSizes: [],
+      profileMs: 1000,
     },
   },
 };
@@ -157,11 +160,39 @@ function measureEngine(settings: Settings, report: (text: string) => void): Engi
   });
 }
 
+/** Node CPU per acknowledged bid, in ms: a figure that other work on the machine disturbs less than rates. */
+function cpuPerBid(figure: SpreadFigure): string {
+  return figure.bidsPerSecond === 0 ? "–" : ((figure.nodeCores * 1000) / figure.bidsPerSecond).toFixed(3);
+}
+
 function spreadLine(figure: SpreadFigure): string {
   const statuses = Object.entries(figure.byStatus)
     .map(([status, count]) => `${status}: ${format(count)}`)
     .join(", ");
-  return `| ${figure.nodes} | ${figure.bidders} | ${format(figure.bidsPerSecond)} | ${ms(figure.latency.p50)} | ${ms(figure.latency.p99)} | ${ms(figure.latency.p999)} | ${ms(figure.latency.max)} | ${figure.nodeCores.toFixed(2)} | ${figure.generatorCores.toFixed(2)} | ${statuses} |`;
+  return `| ${figure.nodes} | ${figure.bidders} | ${format(figure.bidsPerSecond)} | ${ms(figure.latency.p50)} | ${ms(figure.latency.p99)} | ${ms(figure.latency.p999)} | ${ms(figure.latency.max)} | ${figure.nodeCores.toFixed(2)} | ${cpuPerBid(figure)} | ${figure.generatorCores.toFixed(2)} | ${statuses} |`;
+}
+
+function profileLines(figures: ClusterFigures): string[] {
+  const profile = figures.profile;
+  if (profile === null) return ["## Where the time goes", "", "Skipped in this run (a profiled run).", ""];
+  const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+  return [
+    "## Where the time goes",
+    "",
+    `A fresh 3-node cluster under the same load (${profile.bidders} bidders, ${format(profile.bidsPerSecond)} acknowledged bids/s while profiled), every node run with \`node --cpu-prof\` and stopped with SIGTERM so that it writes its profile. Shares of each node's busy samples (idle left out); a sample taken while the thread waits in a system call, such as SQLite's fsync, counts in the function that called it.`,
+    "",
+    ...profile.nodes.flatMap((node) => [
+      `Node ${node.id} (${node.role}): busy ${format(node.summary.busyMs)} ms, idle ${percent(node.summary.idleShare)} of the samples.`,
+      "",
+      "| where | share of busy | | function (self time) | share of busy |",
+      "| --- | ---: | --- | --- | ---: |",
+      ...node.summary.byPlace.map((row, index) => {
+        const fn = node.summary.topFunctions[index];
+        return `| ${row.what} | ${percent(row.share)} | | ${fn === undefined ? "" : `\`${fn.what}\``} | ${fn === undefined ? "" : percent(fn.share)} |`;
+      }),
+      "",
+    ]),
+  ];
 }
 
 /** The figures as markdown lines (the same text is printed and, on a full run, written). */
@@ -184,6 +215,7 @@ function report(
   if (c.joinEntries === 0)
     skipped.push("joining with 100,000 log entries (the join catches up whatever the log holds)");
   if (c.scaleSizes.length === 0) skipped.push("the 5- and 7-node clusters");
+  if (c.profileMs === 0) skipped.push("the profiled run");
   const statusesOf = (byStatus: Record<string, number>) =>
     Object.entries(byStatus)
       .map(([status, count]) => `${status}: ${format(count)}`)
@@ -217,10 +249,10 @@ function report(
     "## Throughput and latency (3 nodes, durable)",
     "",
     `Acknowledged bids (201) per second over ${format(c.auctions)} auctions; latency of acknowledged bids in ms. ` +
-      "Node CPU: all node processes together, in cores; generator CPU: the load generator's process, in cores.",
+      "Node CPU: all node processes together, in cores (from /proc), and per acknowledged bid in ms; generator CPU: the load generator's process, in cores.",
     "",
-    "| nodes | bidders | bids/s | p50 | p99 | p99.9 | max | node CPU | generator CPU | answers by status |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| nodes | bidders | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...figures.spread.map(spreadLine),
     "",
     "## One hot auction",
@@ -261,8 +293,8 @@ function report(
       : [
           "64 bidders over 1,000 auctions, by cluster size (every node on this one machine).",
           "",
-          "| nodes | bidders | bids/s | p50 | p99 | p99.9 | max | node CPU | generator CPU | answers by status |",
-          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+          "| nodes | bidders | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
+          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
           ...[headline, ...figures.scale].map(spreadLine),
         ]),
     "",
@@ -285,6 +317,7 @@ function report(
           .join(" | ")} |`,
     ),
     "",
+    ...profileLines(figures),
     "## The ceiling: the engine in process",
     "",
     "Bid commands through `AuctionBook.executeUnknown` (each parsed by the zod schema, as the cluster does),",
