@@ -256,6 +256,7 @@ function checkAuction(record: AuctionRecord, context: Context): void {
     checkRejections(record, final, byKey, replay, context);
   }
   checkReads(record, final, context);
+  checkMissingReads(record, context);
 }
 
 /** Bid operations by idempotency key (bidder, bidId), attempts in order. */
@@ -672,6 +673,22 @@ function checkReads(record: AuctionRecord, final: FinalAuction, context: Context
     if (price > (final.price ?? 0) || version > final.version) {
       report("price-went-backwards", `node ${read.node} reported ${now}, beyond the final state's`, [read]);
     }
+  }
+}
+
+/** A read that began after the auction's creation was acknowledged must find it (404 is stale). */
+function checkMissingReads(record: AuctionRecord, context: Context): void {
+  const create = record.create;
+  if (create === null || create.outcome.kind !== "ok") return;
+  for (const op of record.reads) {
+    if (op.outcome.kind !== "failed" || op.outcome.status !== 404) continue;
+    if (op.invokedAt <= create.completedAt) continue;
+    context.report({
+      kind: "stale-read",
+      auctionId: record.id,
+      message: `node ${op.node} answered that auction ${record.id} does not exist, after its creation was acknowledged`,
+      operations: [create, op],
+    });
   }
 }
 

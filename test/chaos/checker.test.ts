@@ -476,6 +476,13 @@ describe("chaos checker: each violation is found", () => {
     behindAck.operations.push(read("A", 3, [10_160, 10_170], null, 1));
     assertKinds(behindAck, ["stale-read"]);
 
+    const notFound = cleanHistory();
+    const missing = read("A", 2, [10_500, 10_510], null, 0);
+    missing.outcome = failed(404, "unknown-auction");
+    missing.result = null;
+    notFound.operations.push(missing);
+    assertKinds(notFound, ["stale-read"]);
+
     const beyondFinal = cleanHistory();
     beyondFinal.operations.push(read("A", 2, [22_000, 22_010], 1400, 6, "closed"));
     assertKinds(beyondFinal, ["price-went-backwards"]);
