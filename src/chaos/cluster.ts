@@ -24,6 +24,8 @@ export interface ChaosNode {
   start(): Promise<void>;
   /** SIGKILL by PID; resolves once the process has exited. */
   kill(): Promise<void>;
+  /** SIGTERM by PID (a graceful stop: hand-over, drain); resolves once the process has exited. */
+  stop(): Promise<void>;
   /** SIGSTOP. */
   pause(): void;
   /** SIGCONT. */
@@ -133,11 +135,19 @@ class LocalNode implements ChaosNode {
     });
   }
 
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    return this.signal("SIGKILL");
+  }
+
+  stop(): Promise<void> {
+    return this.signal("SIGTERM");
+  }
+
+  private async signal(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
     if (child === null || !this.running || child.pid === undefined) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    process.kill(child.pid, "SIGKILL");
+    process.kill(child.pid, signal);
     await exited;
   }
 
@@ -237,6 +247,7 @@ export async function startHostCluster(count: number, logLevel = "warn"): Promis
     },
     start: () => host.start(),
     kill: () => host.kill("SIGKILL"),
+    stop: () => host.kill("SIGTERM"),
     pause: () => host.pause(),
     resume: () => host.resume(),
   }));

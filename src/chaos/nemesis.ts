@@ -1,11 +1,11 @@
-// The nemesis: a seeded schedule of faults against the nodes. It kills (SIGKILL) and later
-// restarts, pauses (SIGSTOP) and later resumes (SIGCONT), restarts at once, and, between network
+// The nemesis: a seeded schedule of faults against the nodes. It kills (SIGKILL) or stops
+// (SIGTERM, graceful) and later restarts, pauses (SIGSTOP) and later resumes (SIGCONT), restarts at once, and, between network
 // namespaces, cuts a minority off. Never more than a minority is impaired at once, every fault
 // ends by itself within seconds, and all end when the run stops.
 import type { SeededRandom } from "../core/random.js";
 import type { ChaosCluster, ChaosNode } from "./cluster.js";
 
-export type FaultKind = "kill" | "pause" | "restart" | "partition";
+export type FaultKind = "kill" | "stop" | "pause" | "restart" | "partition";
 
 export interface NemesisReport {
   faults: number;
@@ -22,7 +22,7 @@ export class Nemesis {
   private partitioned = false;
   readonly report: NemesisReport = {
     faults: 0,
-    byKind: { kill: 0, pause: 0, restart: 0, partition: 0 },
+    byKind: { kill: 0, stop: 0, pause: 0, restart: 0, partition: 0 },
     errors: [],
   };
 
@@ -58,7 +58,7 @@ export class Nemesis {
   }
 
   private pickKind(): FaultKind {
-    const kinds: FaultKind[] = ["kill", "pause", "restart"];
+    const kinds: FaultKind[] = ["kill", "stop", "pause", "restart"];
     if (this.cluster.canPartition && !this.partitioned) kinds.push("partition", "partition");
     return kinds[this.random.int(kinds.length)]!;
   }
@@ -81,6 +81,9 @@ export class Nemesis {
     this.log(`nemesis: ${kind} node ${node.id}`);
     if (kind === "kill") {
       await node.kill();
+      this.recover(until(1_000, 6_000), node, () => this.start(node));
+    } else if (kind === "stop") {
+      await this.stopGracefully(node);
       this.recover(until(1_000, 6_000), node, () => this.start(node));
     } else if (kind === "pause") {
       node.pause();
@@ -115,6 +118,18 @@ export class Nemesis {
       this.partitioned = false;
     })();
     this.track(task);
+  }
+
+  /** SIGTERM; a node that has not exited within 20 s is killed, and that is an error of the run. */
+  private async stopGracefully(node: ChaosNode): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), 20_000)));
+    const result = await Promise.race([node.stop(), late]);
+    clearTimeout(timer);
+    if (result === "late") {
+      this.report.errors.push(`node ${node.id} did not stop within 20 s of SIGTERM`);
+      await node.kill();
+    }
   }
 
   private async start(node: ChaosNode): Promise<void> {
