@@ -40,7 +40,12 @@ export class NodeDriver {
     private readonly ports: DriverPorts,
     private readonly listener: DriverListener = {},
   ) {
-    this.node = new ClusterNode({ ...options, persisted: ports.storage.load(), nowMs: ports.clock.nowMs() });
+    this.node = new ClusterNode({
+      ...options,
+      persisted: ports.storage.load(),
+      nowMs: ports.clock.nowMs(),
+      batching: true,
+    });
   }
 
   tick(): void {
@@ -73,6 +78,8 @@ export class NodeDriver {
   deliver(inputs: readonly Input[]): void {
     const effects: Effect[] = [];
     for (const input of inputs) for (const effect of this.node.step(input)) effects.push(effect);
+    // What the steps held back leaves together: one append per follower, one proposal per leader.
+    for (const effect of this.node.endBatch()) effects.push(effect);
     this.execute(effects);
   }
 

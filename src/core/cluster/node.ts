@@ -56,6 +56,12 @@ export interface NodeOptions {
   engineLimits?: EngineLimits;
   /** A deliberate bug, for the simulator only. */
   mutant?: Mutant | null;
+  /**
+   * Steps come in batches, each ended by endBatch(): the appends, commit notices and owner proposals
+   * of a batch then leave together, one message where each step would have sent its own. The driver
+   * sets it; without it every step sends at once.
+   */
+  batching?: boolean;
 }
 
 export interface NodeStatus {
@@ -147,6 +153,9 @@ export class ClusterNode {
   private readSeq = 0;
   private pendingReads: { seq: number; index: LogIndex; ready: (index: LogIndex | null) => void }[] = [];
   private readRoundDue = false;
+  private readonly batching: boolean;
+  /** Batching: entries were appended in this batch; endBatch sends them. */
+  private appendsDue = false;
   private leaderSinceMs = 0;
   private termStartIndex: LogIndex = 0;
   private lastHeartbeatMs = -Infinity;
@@ -193,6 +202,7 @@ export class ClusterNode {
     this.httpUrl = options.httpUrl;
     this.nowMs = options.nowMs;
     this.freshSinceMs = options.nowMs;
+    this.batching = options.batching ?? false;
     const persisted = options.persisted;
     const identity = persisted?.identity ?? options.identity;
     this.id = identity.nodeId;
@@ -222,6 +232,7 @@ export class ClusterNode {
     return {
       id: this.id,
       config: this.config,
+      batching: this.batching,
       nowMs: () => this.nowMs,
       isLeader: () => this.role === "leader",
       leaderId: () => this.leaderId,
@@ -263,6 +274,16 @@ export class ClusterNode {
       default:
         unreachable(input, "unknown input");
     }
+    return this.flush();
+  }
+
+  /** Ends a batch of steps (with batching on): sends what its steps held back, then as from a step. */
+  endBatch(): Effect[] {
+    this.out = [];
+    this.roles.flushProposals();
+    if (this.appendsDue && this.role === "leader") this.broadcastAppends(false);
+    this.appendsDue = false;
+    this.notifyCommit();
     return this.flush();
   }
 
@@ -372,7 +393,7 @@ export class ClusterNode {
   private flush(): Effect[] {
     if (this.readRoundDue && this.role === "leader") this.broadcastAppends(true);
     this.readRoundDue = false;
-    this.notifyCommit();
+    if (!this.batching) this.notifyCommit();
     if (this.persistDirty) {
       const { entries, ...rest } = this.persistNext;
       const effect: PersistEffect = { type: "persist", ...rest };
@@ -860,7 +881,8 @@ export class ClusterNode {
     if (this.role !== "leader" || this.transfer !== null) return null;
     if (this.log.lastIndex() - this.commitIndex + data.length > this.config.pendingProposalsMax) return null;
     const first = this.appendAsLeader(data);
-    this.broadcastAppends(false);
+    if (this.batching) this.appendsDue = true;
+    else this.broadcastAppends(false);
     return first;
   }
 

@@ -23,6 +23,8 @@ import type {
 export interface RaftView {
   readonly id: NodeId;
   readonly config: Readonly<Config>;
+  /** Steps come in batches: proposals wait for flushProposals at the end of one. */
+  readonly batching: boolean;
   nowMs(): number;
   isLeader(): boolean;
   leaderId(): NodeId | null;
@@ -123,6 +125,8 @@ export class Roles {
   /** Leader: reassignments appended and not applied yet, by auction. */
   private readonly assigning = new Set<string>();
   private readonly lanes = new Map<string, Lane>();
+  /** Batching: entries proposed in this batch, by the leader they go to. */
+  private readonly outbox = new Map<NodeId, EntryData[]>();
   private refCounter = 0;
   private lastCloseCheckMs = -Infinity;
   private lastReassignCheckMs = -Infinity;
@@ -549,7 +553,21 @@ export class Roles {
         lane.sentMs = this.raft.nowMs() - this.raft.config.ownerRetryMs + 50;
       return;
     }
-    if (lane.sentTo !== null) this.raft.send(lane.sentTo, { type: "owner-proposal", entries });
+    if (lane.sentTo === null) return;
+    if (!this.raft.batching) return this.raft.send(lane.sentTo, { type: "owner-proposal", entries });
+    const pending = this.outbox.get(lane.sentTo);
+    if (pending === undefined) this.outbox.set(lane.sentTo, entries);
+    else pending.push(...entries);
+  }
+
+  /** Sends the proposals of a batch: one message per leader, of at most appendEntriesMax entries. */
+  flushProposals(): void {
+    const size = this.raft.config.appendEntriesMax;
+    for (const [to, entries] of this.outbox) {
+      for (let start = 0; start < entries.length; start += size)
+        this.raft.send(to, { type: "owner-proposal", entries: entries.slice(start, start + size) });
+    }
+    this.outbox.clear();
   }
 
   private onOwnerProposalRefused(): void {

@@ -50,6 +50,8 @@ export interface MemberOptions {
   config?: Partial<Config>;
   nowMs?: number;
   mutant?: Mutant;
+  /** Steps in batches ended by endBatch(), as the driver runs them. */
+  batching?: boolean;
 }
 
 /** A member of a cluster of voters 1..3 (unless `entries` says otherwise), restarted from disk. */
@@ -71,6 +73,7 @@ export function member(options: MemberOptions): ClusterNode {
     nowMs: options.nowMs ?? 0,
     persisted,
     mutant: options.mutant ?? null,
+    batching: options.batching ?? false,
   });
 }
 
