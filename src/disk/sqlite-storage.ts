@@ -3,7 +3,7 @@
 // effect in one transaction and returns only once it is committed; it never repairs, rewrites or
 // discards data it cannot trust, and stops with a DataDirError instead.
 import { randomInt, randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { assert } from "../core/assert.js";
@@ -48,6 +48,13 @@ export interface DataDirOptions {
   generateNodeId?: () => NodeId;
   /** Called after every committed save with its duration in milliseconds (the SQLite write latency metric). */
   onSaveMs?: (ms: number) => void;
+  /**
+   * Commits without waiting for the disk (synchronous=NORMAL) and fsyncs the WAL off the event loop
+   * in flushToDisk, which the driver awaits before anything that depends on a batch leaves; `save`
+   * (recovery at start) still returns only once on disk. Off (the default): synchronous=FULL, every
+   * commit fsynced before it returns.
+   */
+  syncInBackground?: boolean;
 }
 
 export interface OpenedDataDir {
@@ -82,9 +89,10 @@ export function openDataDir(options: DataDirOptions): OpenedDataDir {
     lock(db);
     checkIntegrity(db, file);
     const stored = isEmpty(db) ? null : checkStored(db, file, options);
-    configure(db, file);
+    const background = options.syncInBackground ?? false;
+    configure(db, file, background);
     const identity = stored ?? mintIdentity(db, options);
-    const storage = new SqliteStorage(db, file, identity, options.onSaveMs);
+    const storage = new SqliteStorage(db, file, identity, options.onSaveMs, background);
     return { storage, identity, created: stored === null };
   } catch (error) {
     db.close();
@@ -97,17 +105,26 @@ export class SqliteStorage implements Storage {
   private readonly statements: Statements;
   private readonly applyInTransaction: (changes: readonly PersistEffect[]) => void;
 
+  /** Background sync: the WAL file, opened at the first flush. */
+  private walFd: number | null = null;
+  /** Background sync: when the oldest save not yet on disk was written. */
+  private unsyncedSinceMs: number | null = null;
+  private closed = false;
+  readonly flushToDisk?: (done: (error: Error | null) => void) => void;
+
   constructor(
     private readonly db: Database.Database,
     private readonly file: string,
     private readonly identity: Identity,
     private readonly onSaveMs?: (ms: number) => void,
+    private readonly background = false,
   ) {
     this.statements = prepareStatements(db);
     const statements = this.statements;
     this.applyInTransaction = db.transaction((changes: readonly PersistEffect[]) => {
       for (const change of changes) applyChange(statements, change);
     });
+    if (background) this.flushToDisk = (done) => this.fsyncWal(done);
   }
 
   /** Everything saved so far, or null when nothing but the identity was ever saved (a fresh node). */
@@ -133,6 +150,14 @@ export class SqliteStorage implements Storage {
    */
   save(change: PersistEffect): void {
     this.saveAll([change]);
+    if (this.background) {
+      try {
+        fsyncSync(this.wal());
+      } catch (error) {
+        throw new DataDirWriteError(this.file, `fsync: ${errorCode(error)}`, { cause: error });
+      }
+      this.unsyncedSinceMs = null;
+    }
   }
 
   /** Applies `changes` in order, in one transaction with one fsync: the node's batch of steps. */
@@ -145,7 +170,38 @@ export class SqliteStorage implements Storage {
       if (!(error instanceof Database.SqliteError)) throw error;
       throw new DataDirWriteError(this.file, `${error.code}: ${error.message}`, { cause: error });
     }
-    this.onSaveMs?.(performance.now() - startMs);
+    if (this.background) this.unsyncedSinceMs ??= startMs;
+    else this.onSaveMs?.(performance.now() - startMs);
+  }
+
+  /**
+   * Background sync: fsyncs the WAL on libuv's thread pool. With synchronous=NORMAL a commit is in
+   * the WAL file (page cache) when saveAll returns, and SQLite syncs the WAL itself before any
+   * checkpoint copies it into the database, so this fsync makes every commit written before it
+   * durable. The write latency metric then measures from the first unsynced save to the fsync.
+   */
+  private fsyncWal(done: (error: Error | null) => void): void {
+    let fd: number;
+    try {
+      fd = this.wal();
+    } catch (error) {
+      return done(new DataDirWriteError(this.file, `open WAL: ${errorCode(error)}`, { cause: error }));
+    }
+    const since = this.unsyncedSinceMs ?? performance.now();
+    this.unsyncedSinceMs = null;
+    fsync(fd, (error) => {
+      // Closed meanwhile (the node stopped): nothing waits for this any more.
+      if (this.closed) return;
+      if (error !== null)
+        return done(new DataDirWriteError(this.file, `fsync: ${error.code}`, { cause: error }));
+      this.onSaveMs?.(performance.now() - since);
+      done(null);
+    });
+  }
+
+  private wal(): number {
+    this.walFd ??= openSync(`${this.file}-wal`, "r");
+    return this.walFd;
   }
 
   /** The durability pragmas in force, for tests and the startup log. */
@@ -155,7 +211,10 @@ export class SqliteStorage implements Storage {
 
   /** Closes the database and releases its lock; the storage is unusable afterwards. */
   close(): void {
+    this.closed = true;
     this.db.close();
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
   }
 
   private toEntry(row: EntryRow): LogEntry {
@@ -315,9 +374,9 @@ function lock(db: Database.Database): void {
 }
 
 /** Sets and verifies the pragmas durability rests on; the first write to a new file happens here. */
-function configure(db: Database.Database, file: string): void {
+function configure(db: Database.Database, file: string, background: boolean): void {
   db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
+  db.pragma(background ? "synchronous = NORMAL" : "synchronous = FULL");
   const settings = readDurability(db);
   if (settings.lockingMode !== "exclusive") {
     throw new DataDirUnsupportedError(file, "locking_mode", "exclusive", settings.lockingMode);
@@ -325,8 +384,9 @@ function configure(db: Database.Database, file: string): void {
   if (settings.journalMode !== "wal") {
     throw new DataDirUnsupportedError(file, "journal_mode", "wal", settings.journalMode);
   }
-  if (settings.synchronous !== 2) {
-    throw new DataDirUnsupportedError(file, "synchronous", "2 (FULL)", settings.synchronous);
+  if (settings.synchronous !== (background ? 1 : 2)) {
+    const expected = background ? "1 (NORMAL, with an fsync of the WAL per batch)" : "2 (FULL)";
+    throw new DataDirUnsupportedError(file, "synchronous", expected, settings.synchronous);
   }
 }
 

@@ -18,6 +18,8 @@ import type { Clock, Discovery, PeerTransport, Storage } from "./ports.js";
 
 /** Where the driver reports what happened; every hook is optional. */
 export interface DriverListener {
+  /** A batch's effects have all been carried out (after its write is on disk). */
+  batchDone?(): void;
   /** An entry was committed and applied on this node. */
   applied?(entry: LogEntry, result: ApplyResult): void;
   /** The answer to a client request made on this node. */
@@ -34,6 +36,8 @@ export interface DriverPorts {
 
 export class NodeDriver {
   readonly node: ClusterNode;
+  /** A batch waits for its write to reach the disk (storage with flushToDisk): deliver nothing meanwhile. */
+  private waitingForDisk = false;
 
   constructor(
     options: Omit<NodeOptions, "persisted" | "nowMs">,
@@ -76,6 +80,7 @@ export class NodeDriver {
    * exception is a leader's appends of new entries, sent while it writes them (see earlySends).
    */
   deliver(inputs: readonly Input[]): void {
+    if (this.waitingForDisk) throw new Error("deliver while the last batch waits for the disk; see busy");
     const effects: Effect[] = [];
     for (const input of inputs) for (const effect of this.node.step(input)) effects.push(effect);
     // What the steps held back leaves together: one append per follower, one proposal per leader.
@@ -83,16 +88,33 @@ export class NodeDriver {
     this.execute(effects);
   }
 
+  /** True while a batch waits for its write to reach the disk; the caller delivers again after batchDone. */
+  get busy(): boolean {
+    return this.waitingForDisk;
+  }
+
   private execute(effects: Effect[]): void {
     const persists = effects.filter((effect) => effect.type === "persist");
-    let early: Set<Effect> | null = null;
-    if (persists.length > 0) {
-      // Raft §10.2.1: a leader may write its new entries to disk while it sends them to followers.
-      early = earlySends(persists, effects);
-      for (const effect of early) this.carryOut(effect);
-      this.ports.storage.saveAll(persists);
-    }
+    if (persists.length === 0) return this.finish(effects, null);
+    // Raft §10.2.1: a leader may write its new entries to disk while it sends them to followers.
+    const early = earlySends(persists, effects);
+    for (const effect of early) this.carryOut(effect);
+    const storage = this.ports.storage;
+    storage.saveAll(persists);
+    if (storage.flushToDisk === undefined) return this.finish(effects, early);
+    // Written, not yet on disk: the rest waits for the fsync, and so do later batches, so the core
+    // never runs ahead of its disk and nothing leaves before what it depends on is durable.
+    this.waitingForDisk = true;
+    storage.flushToDisk((error) => {
+      if (error !== null) throw error;
+      this.waitingForDisk = false;
+      this.finish(effects, early);
+    });
+  }
+
+  private finish(effects: readonly Effect[], early: Set<Effect> | null): void {
     for (const effect of effects) if (early === null || !early.has(effect)) this.carryOut(effect);
+    this.listener.batchDone?.();
   }
 
   private carryOut(effect: Effect): void {

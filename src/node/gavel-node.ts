@@ -102,6 +102,7 @@ export class GavelNode {
           for (const listener of this.listeners) listener.applied?.(entry, result);
         },
         responded: (requestId, result) => this.settle(requestId, result),
+        batchDone: () => this.batchDone(),
         event: (event) => {
           this.metrics.event(event);
           this.log(event);
@@ -125,6 +126,7 @@ export class GavelNode {
       clusterName: config.clusterName,
       nodeId: options.nodeId,
       onSaveMs: (ms) => metrics?.write(ms),
+      syncInBackground: true,
     });
     const logger = options.logger.child({ node: identity.nodeId });
     let node: GavelNode | null = null;
@@ -271,16 +273,26 @@ export class GavelNode {
     setImmediate(() => this.flush());
   }
 
-  /** Steps everything that arrived this turn at once: one batch, one fsync. */
+  /**
+   * Steps everything that arrived at once: one batch, one fsync. While a batch waits for its fsync,
+   * what arrives meanwhile queues up and goes as the next batch once that one is done.
+   */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.stopped) return;
+    if (this.stopped || this.driver.busy) return;
     const batch = this.queue;
     this.queue = [];
     this.driver.deliver(batch);
+  }
+
+  private batchDone(): void {
     // The batch is applied: the publisher can number and describe its events.
     this.publisher.flush(this.state());
     logContext.term = this.driver.node.term;
+    if (this.queue.length > 0 && !this.flushScheduled && !this.stopped) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Messages and beacons dropped by the adapters so far, by reason. */

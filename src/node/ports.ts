@@ -5,12 +5,18 @@ import type { Beacon, Message, PersistEffect, PersistedState } from "../core/clu
 
 export type { Random } from "../core/random.js";
 
-/** Durable state. Saves return only once the change is on disk (synchronous by design). */
+/** Durable state. Saves return only once the change is on disk, unless the storage has flushToDisk. */
 export interface Storage {
   load(): PersistedState | null;
   save(change: PersistEffect): void;
   /** Applies several changes in order, atomically: all or none are on disk afterwards. */
   saveAll(changes: readonly PersistEffect[]): void;
+  /**
+   * Present when saveAll returns once its changes are written but before they are on disk: calls
+   * back once everything saved so far is on disk (an fsync off the event loop), or with an error
+   * the node must treat as fatal. The driver holds back whatever depends on a batch until then.
+   */
+  flushToDisk?(done: (error: Error | null) => void): void;
 }
 
 /** Node-to-node messages (TCP in the real node). Best effort: may drop, never blocks. */

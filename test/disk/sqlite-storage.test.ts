@@ -277,3 +277,59 @@ describe("SqliteStorage: refusing a data dir", () => {
     });
   });
 });
+
+describe("SqliteStorage: syncing in the background", () => {
+  test("commits with synchronous=NORMAL, fsyncs the WAL off the event loop, and reopens with every save", async () => {
+    const temp = makeTempDir();
+    try {
+      const writes: number[] = [];
+      const opened = openDataDir({
+        dir: temp.dir,
+        clusterName,
+        nodeId: 7,
+        syncInBackground: true,
+        onSaveMs: (ms) => writes.push(ms),
+      });
+      const storage = opened.storage;
+      assert.equal(storage.durability().synchronous, 1);
+      assert.ok(storage.flushToDisk !== undefined);
+      storage.saveAll([{ type: "persist", clusterId: "c-1", hardState: { term: 3, votedFor: 7 } }]);
+      storage.saveAll([{ type: "persist", entries: [configEntry(1, 3, [7]), ...noopEntries(2, 5, 3)] }]);
+      assert.deepEqual(writes, [], "the latency is measured to the fsync");
+      const error = await new Promise<Error | null>((resolve) => storage.flushToDisk!(resolve));
+      assert.equal(error, null);
+      assert.equal(writes.length, 1);
+      storage.close();
+      const again = openDataDir({ dir: temp.dir, clusterName, nodeId: 7, syncInBackground: true });
+      const loaded = again.storage.load();
+      again.storage.close();
+      assert.deepEqual(loaded?.hardState, { term: 3, votedFor: 7 });
+      assert.deepEqual(
+        loaded?.entries.map((entry) => entry.index),
+        [1, 2, 3, 4, 5],
+      );
+      // A data dir written in the background opens as usual with synchronous=FULL, and back.
+      const full = openDataDir({ dir: temp.dir, clusterName, nodeId: 7 });
+      assert.equal(full.storage.durability().synchronous, 2);
+      assert.equal(full.storage.flushToDisk, undefined);
+      full.storage.close();
+    } finally {
+      temp.remove();
+    }
+  });
+
+  test("a flush that completes after close calls nobody", async () => {
+    const temp = makeTempDir();
+    try {
+      const { storage } = openDataDir({ dir: temp.dir, clusterName, nodeId: 7, syncInBackground: true });
+      storage.saveAll([{ type: "persist", hardState: { term: 1, votedFor: null } }]);
+      let called = false;
+      storage.flushToDisk!(() => (called = true));
+      storage.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(called, false);
+    } finally {
+      temp.remove();
+    }
+  });
+});

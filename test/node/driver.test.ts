@@ -17,8 +17,9 @@ import {
 } from "../core/cluster/support.js";
 
 /** A driver for node `id` of voters 1..3, recording what it saves and sends, in order. */
-function driver(id: number) {
+function driver(id: number, background = false) {
   const trace: string[] = [];
+  const flushes: (() => void)[] = [];
   let nowMs = 0;
   const persisted: PersistedState = {
     identity: { nodeId: id, incarnation: `i${id}` },
@@ -40,6 +41,17 @@ function driver(id: number) {
         load: () => persisted,
         save: () => trace.push("persist"),
         saveAll: () => trace.push("persist"),
+        ...(background
+          ? {
+              flushToDisk: (done: (error: Error | null) => void) => {
+                trace.push("fsync started");
+                flushes.push(() => {
+                  trace.push("fsync done");
+                  done(null);
+                });
+              },
+            }
+          : {}),
       },
       transport: {
         send: (sent) =>
@@ -48,8 +60,9 @@ function driver(id: number) {
       discovery: { broadcast: () => undefined },
       clock: { nowMs: () => nowMs },
     },
+    { batchDone: () => trace.push("batch done") },
   );
-  return { node, trace, advance: (ms: number) => (nowMs += ms) };
+  return { node, trace, flushes, advance: (ms: number) => (nowMs += ms) };
 }
 
 test("a leader sends its new entries to followers before its own write, and answers nothing before it", () => {
@@ -73,5 +86,16 @@ test("a leader sends its new entries to followers before its own write, and answ
 test("a vote leaves only once it is on disk", () => {
   const { node, trace } = driver(1);
   node.receive(message(2, 1, 2, voteRequest(5, 1)));
-  assert.deepEqual(trace, ["persist", "vote-reply"]);
+  assert.deepEqual(trace, ["persist", "vote-reply", "batch done"]);
+});
+
+test("with the fsync in the background, a vote leaves once the fsync is done, and the driver takes nothing meanwhile", () => {
+  const { node, trace, flushes } = driver(1, true);
+  node.receive(message(2, 1, 2, voteRequest(5, 1)));
+  assert.deepEqual(trace, ["persist", "fsync started"]);
+  assert.equal(node.busy, true);
+  assert.throws(() => node.tick(), /waits for the disk/);
+  flushes.shift()!();
+  assert.deepEqual(trace, ["persist", "fsync started", "fsync done", "vote-reply", "batch done"]);
+  assert.equal(node.busy, false);
 });
