@@ -71,7 +71,6 @@ async function drive(
   started: number,
 ): Promise<Omit<ChaosResult, "keptAt">> {
   const log = options.progress;
-  const errors: string[] = [];
   if (!(await waitForLeader(cluster.nodes, 60_000)))
     throw new Error("the cluster elected no leader within 60 s");
   log(`cluster up after ${Date.now() - started} ms`);
@@ -79,8 +78,23 @@ async function drive(
   const runId = options.seed.toString(36);
   const workload = new Workload(recorder, cluster.nodes, new SeededRandom(options.seed ^ 0x5bd1e995), runId);
   const nemesis = new Nemesis(cluster, new SeededRandom(options.seed), log);
+  const { sellers, bidders } = await setUp(workload, options);
+  await load(workload, nemesis, recorder, sellers, bidders, options);
+  const errors = [...nemesis.report.errors, ...(await settle(cluster))];
+  const finalStates = await readSettledFinalStates(cluster.nodes);
+  const history: History = { operations: recorder.sorted(), finalStates };
+  log(`checking ${history.operations.length} operations against ${finalStates.length} final states`);
+  const checkStarted = performance.now();
+  const check = checkHistory(history, { budgetMs: options.checkerBudgetMs, now: () => performance.now() });
+  log(`checked in ${Math.round(performance.now() - checkStarted)} ms`);
+  return { history, check, nemesis: nemesis.report, errors };
+}
 
-  // Users and the first auctions, before any fault: some close during the run, some outlive it.
+/** Users and the first auctions, before any fault: some close during the run, some outlive it. */
+async function setUp(
+  workload: Workload,
+  options: ChaosOptions,
+): Promise<{ sellers: User[]; bidders: User[] }> {
   const sellers: User[] = [];
   for (let index = 0; index < 2; index++) sellers.push(await workload.register(`seller${index}`, 0));
   const bidders: User[] = [];
@@ -92,23 +106,33 @@ async function drive(
     const share = 0.25 + (1.25 * index) / (initial - 1);
     await workload.create(sellers[index % 2]!, 0, Math.max(5_000, Math.round(options.durationMs * share)));
   }
-  log(
+  options.progress(
     `${bidders.length} bidders, ${workload.auctions.length} auctions; load and nemesis for ${options.durationMs} ms`,
   );
+  return { sellers, bidders };
+}
 
+/** Bidders, readers, the auctioneer and the nemesis, until the duration is over and every fault has ended. */
+async function load(
+  workload: Workload,
+  nemesis: Nemesis,
+  recorder: Recorder,
+  sellers: User[],
+  bidders: User[],
+  options: ChaosOptions,
+): Promise<void> {
   const loadStarted = Date.now();
   const stopAt = loadStarted + options.durationMs;
   const stopping = () => Date.now() >= stopAt;
   const progress = setInterval(() => {
     const ops = recorder.operations;
     const count = (kind: string) => ops.filter((op) => op.outcome.kind === kind).length;
-    log(
+    options.progress(
       `t=${Math.round((Date.now() - loadStarted) / 1000)}s operations=${ops.length} acknowledged=${count("ok")} unknown=${count("unknown")} faults=${nemesis.report.faults} down=[${nemesis.down.join(",")}] auctions=${workload.auctions.length}`,
     );
   }, 5_000);
   const interval = Math.min(20_000, Math.max(2_000, Math.round(options.durationMs / 12)));
-  const shortest = 3_000;
-  const longest = Math.max(6_000, Math.round(options.durationMs / 2));
+  const durations = { low: 3_000, high: Math.max(6_000, Math.round(options.durationMs / 2)) };
   try {
     await Promise.all([
       nemesis.run(stopAt),
@@ -116,14 +140,19 @@ async function drive(
       ...Array.from({ length: options.readers }, (_, index) =>
         workload.reader(options.clients + 1 + index, stopping),
       ),
-      workload.auctioneer(sellers, 0, interval, { low: shortest, high: longest }, 200, stopping),
+      workload.auctioneer(sellers, 0, interval, durations, 200, stopping),
     ]);
   } finally {
     clearInterval(progress);
   }
-  errors.push(...nemesis.report.errors);
-  log(`load stopped after ${Date.now() - loadStarted} ms; healing and waiting for the cluster to settle`);
+  options.progress(
+    `load stopped after ${Date.now() - loadStarted} ms; healing and waiting for the cluster to settle`,
+  );
+}
 
+/** Heals, starts any node that is down, and waits for one leader and the same auctions everywhere. */
+async function settle(cluster: ChaosCluster): Promise<string[]> {
+  const errors: string[] = [];
   await cluster.heal();
   for (const node of cluster.nodes) {
     if (!node.running) {
@@ -136,11 +165,5 @@ async function drive(
   if (!(await waitForSettled(cluster.nodes, 60_000)))
     errors.push("the nodes did not settle on the same auctions within 60 s");
   await sleep(500);
-  const finalStates = await readSettledFinalStates(cluster.nodes);
-  const history: History = { operations: recorder.sorted(), finalStates };
-  log(`checking ${history.operations.length} operations against ${finalStates.length} final states`);
-  const checkStarted = performance.now();
-  const check = checkHistory(history, { budgetMs: options.checkerBudgetMs, now: () => performance.now() });
-  log(`checked in ${Math.round(performance.now() - checkStarted)} ms`);
-  return { history, check, nemesis: nemesis.report, errors };
+  return errors;
 }

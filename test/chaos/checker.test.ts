@@ -394,8 +394,8 @@ describe("chaos checker: each violation is found", () => {
     const early = cleanHistory();
     // Stamped long before the client sent it: a stamp trails the real time by a tick or so, not more.
     const b1 = bidOp(early, "b1");
-    b1.invokedAt = 10_120 + 1_001; // more than the stamp lag allowed (1 s)
-    b1.completedAt = 11_200;
+    b1.invokedAt = 10_120 + 2_001; // more than the stamp lag allowed (2 s)
+    b1.completedAt = 12_200;
     assertKinds(early, ["ack-mismatch"]);
   });
 
@@ -406,8 +406,10 @@ describe("chaos checker: each violation is found", () => {
     b7.ack = { at: 21_010, price: 1500, highBidder: "bob" };
     assert.ok(kinds(late).includes("bid-after-close"));
 
-    const sentAfterClose = cleanHistory(); // a stamp before the close cannot belong to a bid sent 1 s after it
+    const sentAfterClose = cleanHistory(); // a stamp before the close cannot belong to a bid sent 2 s after it
     const late7 = bidOp(sentAfterClose, "b7");
+    late7.invokedAt = 22_001;
+    late7.completedAt = 22_050;
     late7.outcome = ok;
     late7.ack = { at: 19_990, price: 1500, highBidder: "bob" };
     assert.ok(kinds(sentAfterClose).includes("bid-after-close"));
@@ -452,7 +454,10 @@ describe("chaos checker: each violation is found", () => {
       [409, "not-open"],
     ] as const) {
       const history = cleanHistory();
-      bidOp(history, "b4").outcome = failed(status, reason);
+      const b4 = bidOp(history, "b4");
+      b4.outcome = failed(status, reason);
+      b4.invokedAt = 12_100; // over 2 s after the opening, beyond any stamp lag
+      b4.completedAt = 12_150;
       assertKinds(history, ["wrong-rejection"]);
     }
 
