@@ -221,8 +221,21 @@ export class BenchCluster {
     this.root = mkdtempSync(path.join(tmpdir(), `gavel-bench-`));
   }
 
-  /** Starts fresh nodes with these ids together and waits until the highest leads them all. */
+  /**
+   * Starts fresh nodes with these ids together and waits until the highest leads them all. A free
+   * port can be taken by another process before a node binds it: then it starts again, on new ports.
+   */
   static async start(ids: number[], nodeArgs: readonly string[] = []): Promise<BenchCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await BenchCluster.startOnce(ids, nodeArgs);
+      } catch (error) {
+        if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(ids: number[], nodeArgs: readonly string[]): Promise<BenchCluster> {
     const name = `bench-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
     const cluster = new BenchCluster(name, await freeUdpPort(), await freeUdpPort(), ids.length, nodeArgs);
     try {
