@@ -42,6 +42,8 @@ export type Progress = (text: string) => void;
 export interface SpreadFigure {
   bidders: number;
   nodes: number;
+  /** Where each bid goes: the bidder's own node (bidders spread evenly), or the auction's owner. */
+  routing: "bidder's node" | "auction's owner";
   bidsPerSecond: number;
   latency: Percentiles;
   byStatus: Record<string, number>;
@@ -103,6 +105,8 @@ export interface MemoryFigure {
 
 export interface ClusterFigures {
   spread: SpreadFigure[];
+  /** The most bidders again, each bid sent straight to its auction's owner. */
+  routed: SpreadFigure;
   hot: HotFigure;
   fanout: FanoutFigure;
   failover: FailoverFigure;
@@ -169,7 +173,30 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-async function spreadRun(setup: Setup, bidders: number, settings: ClusterSettings): Promise<SpreadFigure> {
+/** Each auction's owner's API URL, as a client learns it from GET /api/auctions and /api/cluster. */
+async function ownersOf(setup: Setup): Promise<Record<string, string>> {
+  const url = setup.cluster.urls()[0]!;
+  const view = await setup.cluster.running()[0]!.view();
+  const httpOf = new Map(view.nodes.map((node) => [node.id, node.http.replace(/\/$/, "")]));
+  const wanted = new Set(setup.auctions);
+  const owners: Record<string, string> = {};
+  for (let offset = 0; ; offset += 200) {
+    const page = await request(`${url}/api/auctions?filter=all&limit=200&offset=${offset}`);
+    const items = page.body["items"] as { id: string; owner: number | null }[];
+    for (const item of items) {
+      const http = item.owner === null ? undefined : httpOf.get(item.owner);
+      if (wanted.has(item.id) && http !== undefined) owners[item.id] = http;
+    }
+    if (items.length < 200) return owners;
+  }
+}
+
+async function spreadRun(
+  setup: Setup,
+  bidders: number,
+  settings: ClusterSettings,
+  owners?: Record<string, string>,
+): Promise<SpreadFigure> {
   const nodes = setup.cluster.running();
   const cpuBefore = nodes.map((node) => cpuMs(node.pid));
   const startedAt = performance.now();
@@ -180,6 +207,7 @@ async function spreadRun(setup: Setup, bidders: number, settings: ClusterSetting
     concurrency: bidders,
     auctions: setup.auctions,
     prices: setup.prices,
+    owners,
     startingPrice,
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,
@@ -190,6 +218,7 @@ async function spreadRun(setup: Setup, bidders: number, settings: ClusterSetting
   return {
     bidders,
     nodes: nodes.length,
+    routing: owners === undefined ? "bidder's node" : "auction's owner",
     bidsPerSecond: (result.acked / result.measuredMs) * 1000,
     latency: result.latency,
     byStatus: result.byStatus,
@@ -575,6 +604,9 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
       );
       spread.push(await spreadRun(setup, bidders, settings));
     }
+    const most = Math.max(...settings.bidderCounts);
+    progress(`3 nodes: ${most} bidders, each bid sent to its auction's owner`);
+    const routed = await spreadRun(setup, most, settings, await ownersOf(setup));
     progress(`hot auction: ${settings.hotBidders} bidders`);
     const hot = await hotRun(setup, settings);
     const fanout = await fanoutRun(setup, settings, progress);
@@ -596,7 +628,7 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
       }
     }
     const profile = await profileRun(settings, progress);
-    return { spread, hot, fanout, failover, join, memory, scale, profile, setupMs };
+    return { spread, routed, hot, fanout, failover, join, memory, scale, profile, setupMs };
   } finally {
     await setup.cluster.destroy();
   }

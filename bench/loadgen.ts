@@ -24,6 +24,8 @@ export interface SpreadJob {
   auctions: string[];
   /** Last accepted amount per auction, from earlier runs (absent: no bid yet). */
   prices: Record<string, number>;
+  /** When given, each bid goes to its auction's owner (base URL by auction), not the bidder's node. */
+  owners?: Record<string, string>;
   startingPrice: number;
   warmupMs: number;
   durationMs: number;
@@ -167,7 +169,9 @@ async function spread(job: SpreadJob): Promise<LoadResult> {
       for (let attempt = 0; !window.done || attempt === 0; attempt++) {
         const startedAt = performance.now();
         try {
-          const answer = await post(`${job.urls[urlIndex]!}/api/auctions/${auction}/bids`, token, payload);
+          const owner = attempt === 0 ? job.owners?.[auction] : undefined;
+          const url = owner ?? job.urls[urlIndex]!;
+          const answer = await post(`${url}/api/auctions/${auction}/bids`, token, payload);
           const latency = performance.now() - startedAt;
           const acked = answer.status === 200 || answer.status === 201;
           window.record(String(answer.status), latency, acked, acked);

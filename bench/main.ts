@@ -169,7 +169,7 @@ function spreadLine(figure: SpreadFigure): string {
   const statuses = Object.entries(figure.byStatus)
     .map(([status, count]) => `${status}: ${format(count)}`)
     .join(", ");
-  return `| ${figure.nodes} | ${figure.bidders} | ${format(figure.bidsPerSecond)} | ${ms(figure.latency.p50)} | ${ms(figure.latency.p99)} | ${ms(figure.latency.p999)} | ${ms(figure.latency.max)} | ${figure.nodeCores.toFixed(2)} | ${cpuPerBid(figure)} | ${figure.generatorCores.toFixed(2)} | ${statuses} |`;
+  return `| ${figure.nodes} | ${figure.bidders} | ${figure.routing} | ${format(figure.bidsPerSecond)} | ${ms(figure.latency.p50)} | ${ms(figure.latency.p99)} | ${ms(figure.latency.p999)} | ${ms(figure.latency.max)} | ${figure.nodeCores.toFixed(2)} | ${cpuPerBid(figure)} | ${figure.generatorCores.toFixed(2)} | ${statuses} |`;
 }
 
 function profileLines(figures: ClusterFigures): string[] {
@@ -239,8 +239,9 @@ function report(
     "- Method: real `gavel node` processes on 127.0.0.1 started by the bench, each with its own SQLite data",
     "  dir (WAL, `synchronous=FULL`) in a temp dir removed afterwards; bids over HTTP/1.1 keep-alive",
     "  (node:http Agent) from a load generator in a child process of its own, every bidder an async loop",
-    "  with its own token that sends each bid to a node in turn (any node takes any request and forwards it",
-    "  to the auction's owner); the generator and the nodes share the machine's cores, and the tables say",
+    "  with its own token and its own node (bidders spread evenly over the nodes; any node takes any request",
+    "  and forwards it to the auction's owner), and once more with each bid sent straight to its auction's",
+    "  owner, as a client can learn it from the API; the generator and the nodes share the machine's cores, and the tables say",
     "  what each used. Spread load: each bidder bids one above the current price on a random auction no",
     "  other bidder is bidding on at that moment, so every bid is meant to be accepted. Latency is from",
     "  sending a request to its full answer.",
@@ -251,9 +252,9 @@ function report(
     `Acknowledged bids (201) per second over ${format(c.auctions)} auctions; latency of acknowledged bids in ms. ` +
       "Node CPU: all node processes together, in cores (from /proc), and per acknowledged bid in ms; generator CPU: the load generator's process, in cores.",
     "",
-    "| nodes | bidders | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ...figures.spread.map(spreadLine),
+    "| nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
+    "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ...[...figures.spread, figures.routed].map(spreadLine),
     "",
     "## One hot auction",
     "",
@@ -293,8 +294,8 @@ function report(
       : [
           "64 bidders over 1,000 auctions, by cluster size (every node on this one machine).",
           "",
-          "| nodes | bidders | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
-          "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+          "| nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
+          "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
           ...[headline, ...figures.scale].map(spreadLine),
         ]),
     "",
