@@ -409,7 +409,9 @@ class Bidders {
           });
           if (response.status === 200 || response.status === 201) {
             this.prices.set(auction, amount);
-            this.acks.push({ sentAt, answeredAt: performance.now(), auction });
+            // Only a new acceptance (201) needed a commit; a repeat (200) of a bid committed before the
+            // kill is answered from the state, and says nothing about the cluster taking bids again.
+            if (response.status === 201) this.acks.push({ sentAt, answeredAt: performance.now(), auction });
             break;
           }
           if (response.status === 409) {
