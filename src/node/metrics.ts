@@ -102,7 +102,7 @@ export class NodeMetrics {
     });
     this.writeSeconds = new Histogram({
       name: "gavel_sqlite_write_seconds",
-      help: "Duration of one durable write (a transaction with fsync)",
+      help: "Duration of one durable write (a batch's transaction and its fsync)",
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
       registers,
     });
