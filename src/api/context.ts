@@ -24,6 +24,8 @@ export interface ApiNode {
     text(): Promise<string>;
     contentType: string;
     bid(outcome: { ok: true } | { ok: false; reason: string }): void;
+    /** Counts a problem answered to a client, by status and code. */
+    problem(status: number, code: string): void;
   };
   onApplied(listener: { applied?(entry: LogEntry, result: ApplyResult): void }): void;
   onEvent(listener: (event: NodeEvent) => void): void;

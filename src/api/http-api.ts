@@ -15,6 +15,7 @@ import { ApiContext, ProblemError, sendProblem } from "./context.js";
 import type { ApiNode } from "./context.js";
 import { openApiDocument } from "./openapi.js";
 import { problem } from "./problems.js";
+import type { Problem } from "./problems.js";
 import { EventFeed, registerStream } from "./stream.js";
 import { registerUserRoutes } from "./user-routes.js";
 import { registerStatic } from "./static.js";
@@ -54,11 +55,25 @@ export class HttpApi {
 
   /** Starts listening; the node is attached later (`attach`), so the API may start first. */
   static async start(getNode: () => ApiNode | null, options: HttpApiOptions): Promise<HttpApi> {
-    const server = Fastify({ bodyLimit: options.bodyBytesMax ?? 64 * 1024, logger: false });
+    const count = (value: Problem) => getNode()?.metrics.problem(value.status, value.code);
+    const server = Fastify({
+      bodyLimit: options.bodyBytesMax ?? 64 * 1024,
+      logger: false,
+      // A URL the router cannot read (bad percent-encoding, a path parameter over 100 characters)
+      // is answered as problem+json like every other refusal, not with fastify's own JSON.
+      frameworkErrors: (error, _request, reply) => {
+        const status = error.statusCode === 414 ? 414 : 400;
+        const value = problem(status, status === 414 ? "url-too-long" : "invalid-url", error.message);
+        count(value);
+        void sendProblem(reply, value);
+      },
+    });
     const context = new ApiContext(getNode, options.logger);
     const feed = new EventFeed();
     await registerPlugins(server, context, options);
-    registerErrorHandlers(server, options.logger);
+    registerErrorHandlers(server, options.logger, (value) =>
+      getNode()?.metrics.problem(value.status, value.code),
+    );
     server.get("/api/openapi.json", () => openApiDocument(version));
     registerUserRoutes(server, context);
     registerAuctionRoutes(server, context);
@@ -125,9 +140,16 @@ async function registerPlugins(
   await server.register(websocket, { options: { maxPayload: 64 * 1024 } });
 }
 
-function registerErrorHandlers(server: FastifyInstance, logger: Logger): void {
+function registerErrorHandlers(
+  server: FastifyInstance,
+  logger: Logger,
+  count: (value: Problem) => void,
+): void {
   server.setErrorHandler((error: unknown, _request, reply) => {
-    if (error instanceof ProblemError) return sendProblem(reply, error.problem);
+    if (error instanceof ProblemError) {
+      count(error.problem);
+      return sendProblem(reply, error.problem);
+    }
     const status = (error as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) logger.error({ err: error }, "request failed");
     const code =
@@ -139,9 +161,13 @@ function registerErrorHandlers(server: FastifyInstance, logger: Logger): void {
             ? "invalid-body"
             : "internal";
     const detail = status >= 500 ? "internal error" : error instanceof Error ? error.message : "bad request";
-    return sendProblem(reply, problem(status, code, detail));
+    const value = problem(status, code, detail);
+    count(value);
+    return sendProblem(reply, value);
   });
-  server.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem(404, "not-found", `no route ${request.method} ${request.url}`)),
-  );
+  server.setNotFoundHandler((request, reply) => {
+    const value = problem(404, "not-found", `no route ${request.method} ${request.url}`);
+    count(value);
+    return sendProblem(reply, value);
+  });
 }

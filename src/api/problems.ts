@@ -40,6 +40,8 @@ const titles: Record<string, string> = {
   409: "Conflict",
   410: "Gone",
   413: "Payload Too Large",
+  414: "URI Too Long",
+  415: "Unsupported Media Type",
   422: "Unprocessable Content",
   429: "Too Many Requests",
   500: "Internal Server Error",

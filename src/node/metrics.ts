@@ -23,6 +23,7 @@ export class NodeMetrics {
   private readonly elections: Counter;
   private readonly transfers: Counter;
   private readonly reassignments: Counter;
+  private readonly problems: Counter<"status" | "code">;
   private readonly writeSeconds: Histogram;
 
   constructor(source: MetricsSource) {
@@ -100,6 +101,12 @@ export class NodeMetrics {
       help: "Auctions moved to another worker (applied here)",
       registers,
     });
+    this.problems = new Counter({
+      name: "gavel_api_problems_total",
+      help: "Client requests this node's API refused or failed (problem+json answers), by status and code",
+      labelNames: ["status", "code"],
+      registers,
+    });
     this.writeSeconds = new Histogram({
       name: "gavel_sqlite_write_seconds",
       help: "Duration of one durable write (a batch's transaction and its fsync)",
@@ -121,6 +128,11 @@ export class NodeMetrics {
   bid(outcome: { ok: true } | { ok: false; reason: string }): void {
     if (outcome.ok) this.bidsAccepted.inc();
     else this.bidsRejected.inc({ reason: outcome.reason });
+  }
+
+  /** The API answered a problem (invalid body, unknown auction, overloaded, ...). */
+  problem(status: number, code: string): void {
+    this.problems.inc({ status: String(status), code });
   }
 
   write(ms: number): void {
