@@ -9,7 +9,13 @@ import type { ClusterState } from "../core/cluster/state.js";
 import type { ApiContext } from "./context.js";
 import { fail, parse, ProblemError } from "./context.js";
 import { engineProblem } from "./problems.js";
-import { createAuctionBodySchema, listQuerySchema, placeBidBodySchema, showQuerySchema } from "./schemas.js";
+import {
+  auctionIdParamSchema,
+  createAuctionBodySchema,
+  listQuerySchema,
+  placeBidBodySchema,
+  showQuerySchema,
+} from "./schemas.js";
 import type { CreateAuctionBody } from "./schemas.js";
 
 /** Soft close unless the seller says otherwise: a bid in the last 30 s adds 30 s, at most 10 minutes in all. */
@@ -68,6 +74,16 @@ function createCommand(auctionId: string, seller: string, body: CreateAuctionBod
   };
 }
 
+/**
+ * The auction id of a path: one that no auction can have is unknown here at once, rather than
+ * sent into the cluster, whose peers would refuse to carry it (the client would wait for a 504).
+ */
+function auctionIdParam(params: unknown): string {
+  const { id } = params as { id: string };
+  if (!auctionIdParamSchema.safeParse(id).success) fail(404, "unknown-auction", "no auction has this id");
+  return id;
+}
+
 /** Whether `user` sells `auction` or has bid on it. */
 function involves(auction: Auction, user: string): boolean {
   return auction.seller === user || auction.bids.some((line) => line.bidder === user);
@@ -113,7 +129,7 @@ export function registerAuctionRoutes(server: FastifyInstance, context: ApiConte
   });
 
   server.get("/api/auctions/:id", async (request) => {
-    const { id } = request.params as { id: string };
+    const id = auctionIdParam(request.params);
     const query = parse(showQuerySchema, request.query);
     await context.read();
     return show(id, query.bidsOffset, query.bidsLimit);
@@ -121,7 +137,7 @@ export function registerAuctionRoutes(server: FastifyInstance, context: ApiConte
 
   server.post("/api/auctions/:id/cancel", async (request) => {
     const by = await context.authenticate(request);
-    const { id } = request.params as { id: string };
+    const id = auctionIdParam(request.params);
     const outcome = await context.outcome({
       kind: "auction",
       command: { type: "cancel-auction", auctionId: id, by },
@@ -132,7 +148,7 @@ export function registerAuctionRoutes(server: FastifyInstance, context: ApiConte
 
   server.post("/api/auctions/:id/bids", async (request, reply) => {
     const bidder = await context.authenticate(request);
-    const { id } = request.params as { id: string };
+    const id = auctionIdParam(request.params);
     const body = parse(placeBidBodySchema, request.body);
     const command = {
       type: "place-bid" as const,

@@ -5,10 +5,14 @@ import {
   amountSchema,
   currencySchema,
   limits,
+  placeBidCommandSchema,
   softCloseSchema,
   timestampSchema,
   userNameSchema,
 } from "../core/auction/schemas.js";
+
+/** An auction id as the engine and the peer protocol accept it (letters, digits, . _ : -; at most 64). */
+export const auctionIdParamSchema = placeBidCommandSchema.shape.auctionId;
 
 export const passwordSchema = z.string().min(8, "at least 8 characters").max(200);
 
