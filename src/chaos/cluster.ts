@@ -1,7 +1,7 @@
-// The nodes a chaos run works on: real `gavel node` processes, either on loopback (free ports, a
-// temp data dir each) or, with --hosts, in the network namespaces of the host harness. Processes
-// are started, signalled and killed by their PID only, and everything made is removed at the end
-// (also when the runner exits early).
+// The nodes a chaos run works on: real `gavel node` processes, either on loopback (free ports below
+// the ephemeral range, a temp data dir each) or, with --hosts, in the network namespaces of the host
+// harness. Processes are started, signalled and killed by their PID only, and everything made is
+// removed at the end (also when the runner exits early).
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -44,21 +44,55 @@ export interface ChaosCluster {
   destroy(keep?: boolean): Promise<string | null>;
 }
 
-async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no free TCP port");
-  return address.port;
+/**
+ * The first port of the kernel's ephemeral range. Nodes get ports below it: a node is down for
+ * seconds between restarts, and a port from the ephemeral range (port 0) may meanwhile be taken by
+ * any outgoing connection on the machine, so the node could not bind its own port again.
+ */
+function ephemeralStart(): number {
+  try {
+    const first = Number(
+      readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0],
+    );
+    return Number.isInteger(first) && first > 12_000 ? first : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
 
-async function freeUdpPort(): Promise<number> {
+const portsTaken = new Set<number>();
+
+/** A port below the ephemeral range that is free now for TCP and UDP on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const high = ephemeralStart();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    if (portsTaken.has(port)) continue;
+    if ((await bindsTcp(port)) && (await bindsUdp(port))) {
+      portsTaken.add(port);
+      return port;
+    }
+  }
+  throw new Error("no free port below the ephemeral range");
+}
+
+function bindsTcp(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+function bindsUdp(port: number): Promise<boolean> {
   const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+  return new Promise((resolve) => {
+    socket.once("error", () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
+  });
 }
 
 /** GET `url`, resolving with the status, or 0 on any error or after `timeoutMs`. */
@@ -183,7 +217,7 @@ export async function startLocalCluster(count: number, logLevel = "warn"): Promi
   const root = mkdtempSync(path.join(tmpdir(), `gavel-chaos-${process.pid}-`));
   const cluster = {
     name: `chaos-${process.pid}`,
-    discoveryPort: await freeUdpPort(),
+    discoveryPort: await freePort(),
     expect: count,
     logLevel,
   };
@@ -191,7 +225,7 @@ export async function startLocalCluster(count: number, logLevel = "warn"): Promi
   for (let id = 1; id <= count; id++) {
     const dataDir = path.join(root, `node-${id}`);
     const logFile = path.join(root, `node-${id}.log`);
-    nodes.push(new LocalNode(id, await freeTcpPort(), await freeTcpPort(), dataDir, logFile, cluster));
+    nodes.push(new LocalNode(id, await freePort(), await freePort(), dataDir, logFile, cluster));
   }
   let destroyed = false;
   const killAllSync = () => {
