@@ -64,6 +64,8 @@ export class GavelNode {
   private readonly driver: NodeDriver;
   private queue: Input[] = [];
   private flushScheduled = false;
+  /** The time of the last tick stepped. */
+  private lastTickMs = 0;
   private readonly ticker: NodeJS.Timeout;
   private readonly waiting = new Map<string, (result: ClientResult) => void>();
   private readonly listeners: NodeListener[] = [];
@@ -282,6 +284,22 @@ export class GavelNode {
     if (this.stopped || this.driver.busy) return;
     const batch = this.queue;
     this.queue = [];
+    // The core's clock is the ticks': ticks that waited (for the last batch's fsync) are brought to
+    // now, and a batch without one starts with one when the clock moved, so that the leader stamps
+    // entries with the time they are appended, never behind the clock the API stamps requests with
+    // (an auction created "now" must take a bid sent right after its creation was acknowledged).
+    const nowMs = Date.now();
+    let ticked = false;
+    for (const input of batch) {
+      if (input.type !== "tick") continue;
+      input.nowMs = nowMs;
+      ticked = true;
+    }
+    if (!ticked && nowMs > this.lastTickMs) {
+      batch.unshift({ type: "tick", nowMs });
+      ticked = true;
+    }
+    if (ticked) this.lastTickMs = nowMs;
     this.driver.deliver(batch);
   }
 
