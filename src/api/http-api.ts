@@ -8,6 +8,7 @@ import websocket from "@fastify/websocket";
 import Fastify from "fastify";
 import type { FastifyInstance } from "fastify";
 import { createRequire } from "node:module";
+import { defaultConfig } from "../core/config.js";
 import type { Logger } from "../node/logger.js";
 import { registerAuctionRoutes } from "./auction-routes.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
@@ -38,6 +39,11 @@ export interface HttpApiOptions {
   adminKeys?: readonly string[];
   /** Requests per second allowed per token (per address for anonymous requests). Default 500. */
   ratePerSecond?: number;
+  /**
+   * Most client requests worked on at once (Config.requestsInFlightMax); beyond it, 503 overloaded
+   * with Retry-After at once. Default 64.
+   */
+  requestsInFlightMax?: number;
   /** Most WebSocket clients at once. Default 2000. */
   streamClientsMax?: number;
   /** Registers more routes. */
@@ -70,6 +76,7 @@ export class HttpApi {
     });
     const context = new ApiContext(getNode, options.logger);
     const feed = new EventFeed();
+    registerAdmission(server, options.requestsInFlightMax ?? defaultConfig().requestsInFlightMax);
     await registerPlugins(server, context, options);
     registerErrorHandlers(server, options.logger, (value) =>
       getNode()?.metrics.problem(value.status, value.code),
@@ -138,6 +145,30 @@ async function registerPlugins(
     },
   });
   await server.register(websocket, { options: { maxPayload: 64 * 1024 } });
+}
+
+/** Requests outside admission control: cheap, and needed to watch a cluster under overload. */
+const unmetered = new Set(["/api/stream", "/api/cluster", "/api/openapi.json"]);
+
+/**
+ * Admission control: at most `inFlightMax` API requests are worked on at once; one more is answered
+ * 503 `overloaded` with Retry-After at once, before it costs anything, rather than queueing inside
+ * the node (where it would wait, time out and be retried, while holding memory).
+ */
+function registerAdmission(server: FastifyInstance, inFlightMax: number): void {
+  let inFlight = 0;
+  server.addHook("onRequest", async (request, reply) => {
+    const path = request.url.split("?", 1)[0]!;
+    if (!path.startsWith("/api/") || unmetered.has(path)) return;
+    if (inFlight >= inFlightMax) {
+      throw new ProblemError(
+        problem(503, "overloaded", `this node is working on ${inFlightMax} requests; retry shortly`, 1),
+      );
+    }
+    inFlight++;
+    // "close" comes once the answer is sent, or when the client went away first.
+    reply.raw.once("close", () => inFlight--);
+  });
 }
 
 function registerErrorHandlers(

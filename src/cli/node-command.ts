@@ -31,6 +31,7 @@ export interface NodeFlags {
   restore?: string;
   forceNewCluster: boolean;
   rateLimit: number;
+  inFlightMax: number;
   clusterKey?: string[];
   multicastGroup: string;
   multicastPort: number;
@@ -174,6 +175,15 @@ export function nodeCommand(): Command {
     )
     .addOption(
       new Option(
+        "--in-flight-max <n>",
+        "client requests this node works on at once; more are answered 503 overloaded with Retry-After",
+      )
+        .env("GAVEL_IN_FLIGHT_MAX")
+        .default(defaultConfig().requestsInFlightMax)
+        .argParser(integer(1, 1_000_000, "--in-flight-max")),
+    )
+    .addOption(
+      new Option(
         "--restore <file>",
         "start a new cluster from a backup (gavel backup); needs an empty data dir",
       ).env("GAVEL_RESTORE"),
@@ -198,7 +208,12 @@ export function nodeCommand(): Command {
 /** Starts a node from flags and keeps it running until a signal. */
 export async function runNode(flags: NodeFlags): Promise<void> {
   const logger = createLogger(flags.logLevel);
-  const config = { ...defaultConfig(), clusterName: flags.cluster, expect: flags.expect };
+  const config = {
+    ...defaultConfig(),
+    clusterName: flags.cluster,
+    expect: flags.expect,
+    requestsInFlightMax: flags.inFlightMax,
+  };
   const dataDir = path.resolve(flags.dataDir ?? path.join(".gavel", `node-${flags.port}`));
   let node: GavelNode | null = null;
   let api: HttpApi | null = null;
@@ -209,6 +224,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
       port: flags.httpPort,
       logger,
       ratePerSecond: flags.rateLimit,
+      requestsInFlightMax: config.requestsInFlightMax,
       adminKeys: keys,
     });
     node = await GavelNode.start({

@@ -52,8 +52,20 @@ export interface Config {
   pendingProposalsMax: number;
   /** How long a node waits for the answer to a client request before saying its outcome is unknown, in ms. Default 5000. */
   requestTimeoutMs: number;
-  /** Most client requests waiting at one node (its own clients and forwarded ones); more are refused. Default 20000. */
+  /**
+   * Most client requests waiting at one node; more are refused as unavailable. Bounds each queue
+   * a request can wait in: its own clients' requests, requests forwarded to it and parked until it
+   * catches up or a hand-over ends, and each auction's queue at its owner. Default 20000.
+   */
   pendingRequestsMax: number;
+  /**
+   * Most client requests one node's API works on at once (admission control). Beyond it a request
+   * is answered at once with 503 `overloaded` and Retry-After, instead of queueing: past the load
+   * that saturates the cluster, more requests in flight add only latency and memory, so under ten
+   * times that load latency stays that of a saturated cluster. 64 admits the largest concurrency
+   * `npm run bench` drives at one node; test/node/overload.test.ts drives 512 clients. Default 64.
+   */
+  requestsInFlightMax: number;
   /** A worker unheard for this long loses its auctions to other workers, in ms. Default 3000. */
   reassignAfterMs: number;
   /** Most commands an owner proposes for one auction in one batch. Default 256. */
@@ -88,6 +100,7 @@ export function defaultConfig(): Config {
     pendingProposalsMax: 20_000,
     requestTimeoutMs: 5000,
     pendingRequestsMax: 20_000,
+    requestsInFlightMax: 64,
     reassignAfterMs: 3000,
     ownerBatchMax: 256,
     ownerRetryMs: 1000,
@@ -115,6 +128,7 @@ export function configProblems(config: Config): string[] {
     "expect",
     "requestTimeoutMs",
     "pendingRequestsMax",
+    "requestsInFlightMax",
     "reassignAfterMs",
     "ownerBatchMax",
     "ownerRetryMs",

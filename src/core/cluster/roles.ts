@@ -92,6 +92,11 @@ function failure(
   return { ok: false, reason, detail, leaderId };
 }
 
+/** A queue at its bound: a definite refusal, so the client may retry (503 with Retry-After). */
+function overloaded(detail: string): ClientResult {
+  return failure("unavailable", detail, null);
+}
+
 /** A Map over a base map that records writes in itself: speculation without copying the base. */
 class OverlayMap<K, V> extends Map<K, V> {
   constructor(private readonly base: Map<K, V>) {
@@ -169,6 +174,8 @@ export class Roles {
   private route(waiter: Waiter): void {
     if (waiter.minIndex > this.raft.state().appliedIndex) {
       // The sender knew more than this node has applied yet (a new auction, a new owner): catch up first.
+      if (this.parked.length >= this.raft.config.pendingRequestsMax)
+        return this.answer(waiter, overloaded("this node is catching up with too many requests waiting"));
       this.parked.push({ waiter, untilMs: this.raft.nowMs() + this.raft.config.requestTimeoutMs });
       return;
     }
@@ -325,7 +332,11 @@ export class Roles {
   }
 
   private appendFor(waiter: Waiter, data: EntryData): void {
-    if (this.raft.handingOver()) return void this.deferred.push(waiter);
+    if (this.raft.handingOver()) {
+      if (this.deferred.length >= this.raft.config.pendingRequestsMax)
+        return this.answer(waiter, overloaded("the leader is handing over with too many requests waiting"));
+      return void this.deferred.push(waiter);
+    }
     const index = this.raft.appendAsLeader([data]);
     if (index === null)
       return this.answer(waiter, failure("unavailable", "the leader cannot take writes right now", null));
@@ -477,6 +488,15 @@ export class Roles {
     const parsed = auctionCommandSchema.safeParse({ ...request.command, timestampMs: 0 });
     if (!parsed.success)
       return this.answer(waiter, failure("invalid", parsed.error.issues[0]?.message ?? "invalid", null));
+    const queued = this.lanes.get(request.command.auctionId);
+    // A bounded queue per auction; the owner's own close is never refused (it would not be retried).
+    const full =
+      queued !== undefined && queued.queue.length + queued.held.length >= this.raft.config.pendingRequestsMax;
+    if (full && request.command.type !== "close-auction")
+      return this.answer(
+        waiter,
+        overloaded(`the owner of ${request.command.auctionId} has too many commands queued`),
+      );
     const lane = this.lane(request.command.auctionId);
     lane.queue.push(waiter);
     this.pump(request.command.auctionId, lane);
