@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/core/config.js";
+import type { Config } from "../../src/core/config.js";
 import type { ClientRequest, ClientResult, NodeId } from "../../src/core/cluster/types.js";
 import { SimCluster } from "../../src/sim/cluster.js";
 import { Checker } from "../../src/sim/checker.js";
@@ -15,8 +16,14 @@ interface Harness {
   ask: (at: NodeId, request: ClientRequest, maxMs?: number) => ClientResult;
 }
 
-function harness(ids: NodeId[], seed = 11): Harness {
-  const config = { ...defaultConfig(), tickIntervalMs: 10, discoveryWindowMs: 1000, expect: ids.length };
+function harness(ids: NodeId[], seed = 11, overrides: Partial<Config> = {}): Harness {
+  const config = {
+    ...defaultConfig(),
+    tickIntervalMs: 10,
+    discoveryWindowMs: 1000,
+    expect: ids.length,
+    ...overrides,
+  };
   const sim = new SimCluster({ seed, config });
   const checker = new Checker(sim);
   sim.observe(checker);
@@ -187,5 +194,36 @@ test("an auction closes exactly once at its deadline, on its owner's proposal, w
   assert.ok(
     late.ok && late.kind === "decided" && !late.outcome.ok && late.outcome.reason === "auction-closed",
   );
+  assert.deepEqual(checker.violations, []);
+});
+
+test("an auction's queue at its owner is bounded: commands beyond pendingRequestsMax are refused, the rest decided", () => {
+  const pendingRequestsMax = 4;
+  const { sim, checker, ask } = harness([1, 2, 3], 5, { pendingRequestsMax });
+  const answers = new Map<string, ClientResult>();
+  sim.observe({ responded: (_id, requestId, result) => answers.set(requestId, result) });
+  assert.ok(accepted(ask(1, create("lot"))));
+  const owner = ownerOf(sim, 3, "lot")!;
+  const others = [1, 2, 3].filter((id) => id !== owner);
+  // Every other node sends as many bids as it may have waiting, all at once, to the one owner.
+  const ids: string[] = [];
+  for (const at of others) {
+    for (let k = 0; k < pendingRequestsMax; k++) {
+      const requestId = `bid-${at}-${k}`;
+      ids.push(requestId);
+      sim.request(at, requestId, bid("lot", `bidder-${at}-${k}`, requestId, 100 + 10 * ids.length));
+    }
+  }
+  assert.ok(
+    sim.runUntil(() => ids.every((id) => answers.has(id)), 10_000),
+    "every bid is answered",
+  );
+  const results = ids.map((id) => answers.get(id)!);
+  const refused = results.filter(
+    (result) =>
+      !result.ok && result.reason === "unavailable" && /too many commands queued/.test(result.detail),
+  );
+  assert.ok(refused.length > 0, `some bids were refused at the owner: ${JSON.stringify(results)}`);
+  assert.ok(results.some(accepted), "the bids within the bound were decided");
   assert.deepEqual(checker.violations, []);
 });
