@@ -237,7 +237,8 @@ function report(
     `- Machine: ${cpuCount} × ${cpuModel}; ${platform}; Node.js ${node}`,
     `- Load average (1, 5, 15 min) when the bench started: ${loadAverage}`,
     "- Method: real `gavel node` processes on 127.0.0.1 started by the bench, each with its own SQLite data",
-    "  dir (WAL, `synchronous=FULL`) in a temp dir removed afterwards; bids over HTTP/1.1 keep-alive",
+    "  dir (WAL; every batch fsynced before anything that depends on it leaves the node) in a temp dir",
+    "  removed afterwards; bids over HTTP/1.1 keep-alive",
     "  (node:http Agent) from a load generator in a child process of its own, every bidder an async loop",
     "  with its own token and its own node (bidders spread evenly over the nodes; any node takes any request",
     "  and forwards it to the auction's owner), and once more with each bid sent straight to its auction's",
@@ -342,7 +343,63 @@ function report(
     `| failover median | ≤ 1,500 ms | ${format(failoverMedian)} ms | ${failoverMedian <= 1500 ? "yes" : "no"} |`,
     `| join and catch up ${format(join.entries)} entries | ≤ 10 s | ${(join.caughtUpMs / 1000).toFixed(1)} s | ${join.caughtUpMs <= 10_000 ? "yes" : "no"} |`,
     "",
+    ...limitLines(headline, figures, cpuCount),
   ];
+}
+
+/**
+ * What limits the headline figure, from this run's measurements: the CPU each acknowledged bid
+ * costs against what the target leaves per bid on this machine, and the profile's largest places.
+ */
+function limitLines(headline: SpreadFigure, figures: ClusterFigures, cpuCount: number): string[] {
+  const targetBidsPerSecond = 10_000;
+  if (headline.bidsPerSecond >= targetBidsPerSecond && headline.latency.p99 <= 25) return [];
+  const nodeMsPerBid = (headline.nodeCores * 1000) / headline.bidsPerSecond;
+  const generatorMsPerBid = (headline.generatorCores * 1000) / headline.bidsPerSecond;
+  const budgetMsPerBid = (cpuCount * 1000) / targetBidsPerSecond;
+  const used = headline.nodeCores + headline.generatorCores;
+  const nodeBudgetMsPerBid = budgetMsPerBid - generatorMsPerBid;
+  const lines = [
+    "## What limits it, and what would lift it",
+    "",
+    `At ${headline.bidders} bidders the three nodes used ${headline.nodeCores.toFixed(2)} cores and the load generator ${headline.generatorCores.toFixed(2)}: ${used.toFixed(2)} of this machine's ${cpuCount}. ` +
+      `Each acknowledged bid cost ${nodeMsPerBid.toFixed(3)} ms of node CPU (all three nodes together) and ${generatorMsPerBid.toFixed(3)} ms of generator CPU. ` +
+      `${format(targetBidsPerSecond)} bids/s on ${cpuCount} cores leaves ${budgetMsPerBid.toFixed(3)} ms of CPU per bid for everything` +
+      (nodeBudgetMsPerBid > 0
+        ? `, so the nodes would need to spend ${(nodeMsPerBid / nodeBudgetMsPerBid).toFixed(1)} times less CPU per bid. `
+        : `, less than the generator alone spends per bid at this load. `) +
+      (used >= 0.8 * cpuCount
+        ? "The machine's cores were nearly all busy: on this machine the limit is CPU per bid."
+        : "The cores were not all busy: the limit is also waiting, on fsyncs and round trips between the nodes."),
+  ];
+  const profile = figures.profile;
+  if (profile !== null) {
+    const totals = new Map<string, number>();
+    for (const node of profile.nodes) {
+      for (const row of node.summary.byPlace)
+        totals.set(row.what, (totals.get(row.what) ?? 0) + row.share / profile.nodes.length);
+    }
+    const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6);
+    const idle = profile.nodes.reduce((sum, node) => sum + node.summary.idleShare, 0) / profile.nodes.length;
+    lines.push(
+      "",
+      `In the profiled run each node was idle ${(idle * 100).toFixed(0)}% of the time (three nodes and the generator share ${cpuCount} cores); of the busy time, the largest places on average: ` +
+        top.map(([what, share]) => `${what} ${(share * 100).toFixed(1)}%`).join(", ") +
+        ".",
+    );
+  }
+  lines.push(
+    "",
+    "A bid crosses the HTTP stack of the node it reaches, is forwarded to its auction's owner, proposed to the leader, appended and fsynced on the leader and both followers, applied by all three (engine, replicated state, live stream), and answered back along the same path; every peer message is validated on receipt. What would lift it:",
+    "",
+    "- Fewer messages per bid: batch the forwarded requests and their answers per target node, as appends and owner proposals already are; and clients that send bids to the auction's owner (the `auction's owner` row above) skip one hop.",
+    "- Cheaper validation of peer messages: the zod parse of every message, and the envelope around it, are a large share; the hot message types (append, append-ack, forward) could be checked by a hand-written validator tested against the schemas.",
+    "- Less work per applied entry on nodes that serve no client for it: the live-stream events and the replicated-state bookkeeping are built for every entry on every node.",
+    "- Pipelining the disk: a node steps its next batch only after the previous batch's fsync; stepping the next one meanwhile (counting only durable entries toward commit) would fill the idle time.",
+    "- The hot auction is bounded by one batch in flight per auction at its owner; allowing a few, in order, would raise its accepted bids per second.",
+    "",
+  );
+  return lines;
 }
 
 async function main(): Promise<void> {
