@@ -290,7 +290,9 @@ export function registerStream(
       const status = node.status();
       if (subscription.cluster) send({ type: "leader", term: status.term, leader: status.leaderId });
       const replay = feed.since(from);
-      if (replay === null) {
+      // A backlog too large to queue at once would trip the slow-client limit on every reconnect,
+      // forever: such a client is told to resync instead, like one further behind than the ring.
+      if (replay === null || !fitsInBuffer(subscription, replay, bufferedMax / 2)) {
         send({ type: "resync", index: node.state().appliedIndex });
         subscription.sentThrough = node.state().appliedIndex;
         return;
@@ -304,6 +306,17 @@ export function registerStream(
     });
     socket.on("error", (error) => options.logger.debug({ err: error }, "stream client error"));
   });
+}
+
+/** Whether the events of `items` this subscription wants, as sent, take at most `bytesMax`. */
+function fitsInBuffer(subscription: Subscription, items: readonly FeedItem[], bytesMax: number): boolean {
+  let bytes = 0;
+  for (const item of items) {
+    if (item.index <= subscription.sentThrough || !wanted(subscription, item.event)) continue;
+    bytes += JSON.stringify({ type: "event", index: item.index, event: item.event }).length;
+    if (bytes > bytesMax) return false;
+  }
+  return true;
 }
 
 function wanted(subscription: Subscription, event: StreamEvent): boolean {
