@@ -106,6 +106,27 @@ test("auctions go to the least-loaded workers, not the leader; any node takes an
   assert.deepEqual(checker.violations, []);
 });
 
+test("a node alone is its own majority: it registers, creates, takes bids and reads at once", () => {
+  const { sim, checker, ask } = harness([1]);
+  const registered = ask(
+    1,
+    { kind: "register", name: "sam", tokenHash: "a".repeat(64), passwordHash: null },
+    1000,
+  );
+  assert.ok(registered.ok && registered.kind === "applied", JSON.stringify(registered));
+  assert.ok(accepted(ask(1, create("solo"), 1000)), "created");
+  assert.equal(ownerOf(sim, 1, "solo"), 1, "the leader alone is the worker");
+  for (let round = 1; round <= 3; round++)
+    assert.ok(
+      accepted(ask(1, bid("solo", `bidder${round}`, `b${round}`, 100 + 10 * round), 1000)),
+      `bid ${round}`,
+    );
+  const read = ask(1, { kind: "read" }, 1000);
+  assert.ok(read.ok && read.kind === "read", JSON.stringify(read));
+  assert.equal(sim.node(1).driver!.node.applied.book.get("solo")?.price, 130);
+  assert.deepEqual(checker.violations, []);
+});
+
 test("a repeated bid gets its original outcome; a read after a write sees it on every node", () => {
   const { sim, checker, ask } = harness([1, 2, 3]);
   assert.ok(accepted(ask(2, create("lamp"))));

@@ -156,6 +156,8 @@ export class ClusterNode {
   private readonly batching: boolean;
   /** Batching: entries were appended in this batch; endBatch sends them. */
   private appendsDue = false;
+  /** Entries appended for the roles this step: commit them (a leader alone is a majority) at step end. */
+  private commitDue = false;
   private leaderSinceMs = 0;
   private termStartIndex: LogIndex = 0;
   private lastHeartbeatMs = -Infinity;
@@ -391,6 +393,10 @@ export class ClusterNode {
   // ---------------------------------------------------------------- output helpers
 
   private flush(): Effect[] {
+    while (this.commitDue) {
+      this.commitDue = false;
+      this.maybeCommit();
+    }
     if (this.readRoundDue && this.role === "leader") this.broadcastAppends(true);
     this.readRoundDue = false;
     if (!this.batching) this.notifyCommit();
@@ -880,7 +886,10 @@ export class ClusterNode {
   private appendForRoles(data: EntryData[]): LogIndex | null {
     if (this.role !== "leader" || this.transfer !== null) return null;
     if (this.log.lastIndex() - this.commitIndex + data.length > this.config.pendingProposalsMax) return null;
-    const first = this.appendAsLeader(data);
+    // Not committed here, even when this leader alone is a majority: the roles learn the index from
+    // the return value and wait for it, so the commit (and its applied effect) comes at step end.
+    const first = this.appendAsLeader(data, false);
+    this.commitDue = true;
     if (this.batching) this.appendsDue = true;
     else this.broadcastAppends(false);
     return first;
@@ -930,7 +939,7 @@ export class ClusterNode {
   }
 
   /** Appends entries stamped with this leader's clock (never below the last stamp); returns the first index. */
-  private appendAsLeader(data: EntryData[]): LogIndex {
+  private appendAsLeader(data: EntryData[], commit = true): LogIndex {
     const timestampMs = Math.max(this.log.lastTimestampMs(), this.nowMs);
     const first = this.log.lastIndex() + 1;
     const entries = data.map((item, offset) => ({
@@ -942,7 +951,7 @@ export class ClusterNode {
     this.log.append(entries);
     for (const entry of entries) this.noteConfigEntry(entry);
     this.persistAppend(entries);
-    this.maybeCommit();
+    if (commit) this.maybeCommit();
     return first;
   }
 
