@@ -40,8 +40,14 @@ export interface Config {
   appendEntriesMax: number;
   /** Most appends in flight to one follower before the leader waits for acknowledgements. Default 64. */
   inflightAppendsMax: number;
-  /** Take a snapshot once this many entries were applied since the last one. Default 10000. */
+  /**
+   * Take a snapshot once at least this many entries were applied since the last one. Default 10000.
+   * A snapshot costs time in proportion to the state, so the spacing grows with it: half the state's
+   * records (auctions, bids, users), between this and snapshotEntriesMax entries.
+   */
   snapshotEntriesThreshold: number;
+  /** The longest spacing between snapshots, in entries, however large the state. Default 100000. */
+  snapshotEntriesMax: number;
   /** Entries kept in the log behind a snapshot, so a slightly lagging follower needs no snapshot. Default 1000. */
   snapshotTrailingEntries: number;
   /** Characters of snapshot data per message. Default 1 MiB. */
@@ -94,6 +100,7 @@ export function defaultConfig(): Config {
     appendEntriesMax: 512,
     inflightAppendsMax: 64,
     snapshotEntriesThreshold: 10_000,
+    snapshotEntriesMax: 100_000,
     snapshotTrailingEntries: 1000,
     snapshotChunkChars: 1 << 20,
     membersMax: 64,
@@ -122,6 +129,7 @@ export function configProblems(config: Config): string[] {
     "appendEntriesMax",
     "inflightAppendsMax",
     "snapshotEntriesThreshold",
+    "snapshotEntriesMax",
     "snapshotChunkChars",
     "membersMax",
     "pendingProposalsMax",
@@ -152,6 +160,9 @@ export function configProblems(config: Config): string[] {
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
       problems.push(`${key} must be a non-negative integer (got ${String(value)})`);
     }
+  }
+  if (config.snapshotEntriesMax < config.snapshotEntriesThreshold) {
+    problems.push("snapshotEntriesMax must be at least snapshotEntriesThreshold");
   }
   if (config.electionTimeoutMs <= 2 * config.heartbeatIntervalMs) {
     problems.push(

@@ -42,6 +42,7 @@ export function simConfig(nodes: number): Config {
     appendEntriesMax: 16,
     inflightAppendsMax: 4,
     snapshotEntriesThreshold: 128,
+    snapshotEntriesMax: 512,
     snapshotTrailingEntries: 32,
     snapshotChunkChars: 2048,
   };

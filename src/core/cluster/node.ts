@@ -156,6 +156,8 @@ export class ClusterNode {
   private readonly batching: boolean;
   /** Batching: entries were appended in this batch; endBatch sends them. */
   private appendsDue = false;
+  /** Entries to apply after the last snapshot before taking the next (see spacingAfterSnapshot). */
+  private snapshotSpacing: number;
   /** Entries appended for the roles this step: commit them (a leader alone is a majority) at step end. */
   private commitDue = false;
   private leaderSinceMs = 0;
@@ -218,6 +220,7 @@ export class ClusterNode {
     this.state = snapshot
       ? ClusterState.restore(snapshot.data, this.stateOptions)
       : new ClusterState(this.stateOptions);
+    this.snapshotSpacing = this.spacingAfterSnapshot();
     const base = snapshot?.index ?? 0;
     const entries = (persisted?.entries ?? []).filter((entry) => entry.index > base);
     this.log = RaftLog.restore(base, snapshot?.term ?? 0, snapshot?.timestampMs ?? 0, entries);
@@ -1221,7 +1224,7 @@ export class ClusterNode {
 
   private maybeSnapshot(): void {
     const applied = this.state.appliedIndex;
-    if (applied - (this.snapshot?.index ?? 0) < this.config.snapshotEntriesThreshold) return;
+    if (applied - (this.snapshot?.index ?? 0) < this.snapshotSpacing) return;
     const entry = this.log.entry(applied);
     assert(entry !== undefined, "the applied entry is in the log");
     const snapshot: Snapshot = {
@@ -1232,6 +1235,7 @@ export class ClusterNode {
       data: this.state.serialize(),
     };
     this.snapshot = snapshot;
+    this.snapshotSpacing = this.spacingAfterSnapshot();
     const compactThrough = Math.min(applied - this.config.snapshotTrailingEntries, this.heldBackThrough());
     this.persistNext.snapshot = snapshot;
     if (compactThrough > this.log.compactedIndex) {
@@ -1241,6 +1245,16 @@ export class ClusterNode {
     }
     this.persistDirty = true;
     this.emit({ type: "snapshot-taken", index: applied });
+  }
+
+  /**
+   * Entries to apply before the next snapshot: half the state's records, within the configured
+   * bounds. A snapshot's cost grows with the state, so spacing them by it keeps the cost per entry
+   * bounded (and the stall of taking one rare) while the log stays no larger than the state.
+   */
+  private spacingAfterSnapshot(): number {
+    const { snapshotEntriesThreshold: least, snapshotEntriesMax: most } = this.config;
+    return Math.min(most, Math.max(least, Math.ceil(this.state.recordCount() / 2)));
   }
 
   /**
@@ -1361,6 +1375,7 @@ export class ClusterNode {
     this.state = ClusterState.restore(snapshot.data, this.stateOptions);
     assert(this.state.appliedIndex === snapshot.index, "a snapshot holds the state after its index");
     this.snapshot = snapshot;
+    this.snapshotSpacing = this.spacingAfterSnapshot();
     this.persistNext.snapshot = snapshot;
     this.persistDirty = true;
     const keepsSuffix = this.log.termAt(snapshot.index) === snapshot.term;

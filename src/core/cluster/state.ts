@@ -213,6 +213,13 @@ export class ClusterState {
     return session.name;
   }
 
+  /** How many records a snapshot holds (auctions, bids, users): what its cost grows with. */
+  recordCount(): number {
+    let records = this.users.size;
+    for (const auction of this.book.auctions.values()) records += 1 + auction.bids.length;
+    return records;
+  }
+
   serialize(): string {
     const auctions = [...this.book.auctions.values()].map((auction) => ({
       ...auction,
