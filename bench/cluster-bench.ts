@@ -119,7 +119,7 @@ export interface ClusterFigures {
 
 const startingPrice = 100;
 
-interface Setup {
+export interface Setup {
   cluster: BenchCluster;
   seller: string;
   bidders: string[];
@@ -127,9 +127,9 @@ interface Setup {
   prices: Record<string, number>;
 }
 
-async function setUp(
+export async function setUp(
   nodes: number,
-  settings: ClusterSettings,
+  settings: Pick<ClusterSettings, "auctions">,
   bidderCount: number,
   progress: Progress,
   nodeArgs: readonly string[] = [],
@@ -174,7 +174,7 @@ function cpuMs(pid: number | undefined): number {
 }
 
 /** Each auction's owner's API URL, as a client learns it from GET /api/auctions and /api/cluster. */
-async function ownersOf(setup: Setup): Promise<Record<string, string>> {
+export async function ownersOf(setup: Setup): Promise<Record<string, string>> {
   const url = setup.cluster.urls()[0]!;
   const view = await setup.cluster.running()[0]!.view();
   const httpOf = new Map(view.nodes.map((node) => [node.id, node.http.replace(/\/$/, "")]));
@@ -191,10 +191,10 @@ async function ownersOf(setup: Setup): Promise<Record<string, string>> {
   }
 }
 
-async function spreadRun(
+export async function spreadRun(
   setup: Setup,
   bidders: number,
-  settings: ClusterSettings,
+  settings: Pick<ClusterSettings, "warmupMs" | "durationMs">,
   owners?: Record<string, string>,
 ): Promise<SpreadFigure> {
   const nodes = setup.cluster.running();

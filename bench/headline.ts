@@ -1,0 +1,66 @@
+// The headline figure alone, for the edit-measure loop of performance work: a fresh cluster, bidders
+// spread over 1,000 auctions, one run; prints bids/s, latency and CPU per bid, and with --profile
+// where each node's time went. `npm run bench` remains the source of BENCHMARKS.md.
+//
+//   npm run bench:headline -- [--nodes 3] [--bidders 64] [--seconds 10] [--to-owner] [--profile]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { ownersOf, setUp, spreadRun } from "./cluster-bench.js";
+import { profilesIn, summarize } from "./profile.js";
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: "string", default: "3" },
+    bidders: { type: "string", default: "64" },
+    seconds: { type: "string", default: "10" },
+    profile: { type: "boolean", default: false },
+    "to-owner": { type: "boolean", default: false },
+  },
+});
+const nodes = Number(values.nodes);
+const bidders = Number(values.bidders);
+const seconds = Number(values.seconds);
+for (const [name, value] of Object.entries({ nodes, bidders, seconds }))
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+
+const progress = (text: string) => process.stderr.write(`${text}\n`);
+const dir = values.profile ? mkdtempSync(path.join(tmpdir(), "gavel-headline-")) : null;
+const settings = { auctions: 1000, warmupMs: 2000, durationMs: seconds * 1000 };
+const nodeArgs = dir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+const setup = await setUp(nodes, settings, bidders, progress, nodeArgs);
+try {
+  progress(`${nodes} nodes: ${bidders} bidders for ${seconds} s after a 2 s warm-up`);
+  const owners = values["to-owner"] ? await ownersOf(setup) : undefined;
+  const figure = await spreadRun(setup, bidders, settings, owners);
+  const { p50, p99, p999 } = figure.latency;
+  const cpuPerBid = (figure.nodeCores * 1000) / figure.bidsPerSecond;
+  console.log(
+    `bids_per_s=${Math.round(figure.bidsPerSecond)} p50_ms=${p50.toFixed(2)} p99_ms=${p99.toFixed(2)} ` +
+      `p999_ms=${p999.toFixed(1)} node_cores=${figure.nodeCores.toFixed(2)} node_cpu_ms_per_bid=${cpuPerBid.toFixed(3)} ` +
+      `generator_cores=${figure.generatorCores.toFixed(2)} statuses=${JSON.stringify(figure.byStatus)}`,
+  );
+  if (dir !== null) {
+    const running = setup.cluster.running();
+    const pids = new Map(running.map((node) => [node.pid, node.id]));
+    await Promise.all(running.map((node) => node.kill("SIGTERM")));
+    for (const [pid, file] of profilesIn(dir)) {
+      const summary = summarize(file, 25);
+      console.log(
+        `\nnode ${pids.get(pid)}: busy ${Math.round(summary.busyMs)} ms, idle ${(summary.idleShare * 100).toFixed(1)}%`,
+      );
+      for (const share of summary.byPlace)
+        console.log(`  ${(share.share * 100).toFixed(1).padStart(5)}%  ${share.what}`);
+      console.log("  --");
+      for (const share of summary.topFunctions)
+        console.log(`  ${(share.share * 100).toFixed(1).padStart(5)}%  ${share.what}`);
+    }
+  }
+} finally {
+  await setup.cluster.destroy();
+  if (dir !== null && process.env["GAVEL_KEEP_PROFILES"] === undefined)
+    rmSync(dir, { recursive: true, force: true });
+  if (dir !== null && process.env["GAVEL_KEEP_PROFILES"] !== undefined)
+    console.log(`profiles kept in ${dir}`);
+}
