@@ -173,29 +173,11 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-/** Each auction's owner's API URL, as a client learns it from GET /api/auctions and /api/cluster. */
-export async function ownersOf(setup: Setup): Promise<Record<string, string>> {
-  const url = setup.cluster.urls()[0]!;
-  const view = await setup.cluster.running()[0]!.view();
-  const httpOf = new Map(view.nodes.map((node) => [node.id, node.http.replace(/\/$/, "")]));
-  const wanted = new Set(setup.auctions);
-  const owners: Record<string, string> = {};
-  for (let offset = 0; ; offset += 200) {
-    const page = await request(`${url}/api/auctions?filter=all&limit=200&offset=${offset}`);
-    const items = page.body["items"] as { id: string; owner: number | null }[];
-    for (const item of items) {
-      const http = item.owner === null ? undefined : httpOf.get(item.owner);
-      if (wanted.has(item.id) && http !== undefined) owners[item.id] = http;
-    }
-    if (items.length < 200) return owners;
-  }
-}
-
 export async function spreadRun(
   setup: Setup,
   bidders: number,
   settings: Pick<ClusterSettings, "warmupMs" | "durationMs">,
-  owners?: Record<string, string>,
+  routing: "node" | "owner" = "node",
 ): Promise<SpreadFigure> {
   const nodes = setup.cluster.running();
   const cpuBefore = nodes.map((node) => cpuMs(node.pid));
@@ -207,7 +189,7 @@ export async function spreadRun(
     concurrency: bidders,
     auctions: setup.auctions,
     prices: setup.prices,
-    owners,
+    routing,
     startingPrice,
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,
@@ -218,7 +200,7 @@ export async function spreadRun(
   return {
     bidders,
     nodes: nodes.length,
-    routing: owners === undefined ? "bidder's node" : "auction's owner",
+    routing: routing === "node" ? "bidder's node" : "auction's owner",
     bidsPerSecond: (result.acked / result.measuredMs) * 1000,
     latency: result.latency,
     byStatus: result.byStatus,
@@ -566,7 +548,12 @@ async function profileRun(settings: ClusterSettings, progress: Progress): Promis
     const setup = await setUp(3, settings, bidders, progress, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
     try {
       progress(`profile: ${bidders} bidders with every node under --cpu-prof`);
-      const figure = await spreadRun(setup, bidders, { ...settings, durationMs: settings.profileMs });
+      const figure = await spreadRun(
+        setup,
+        bidders,
+        { ...settings, durationMs: settings.profileMs },
+        "owner",
+      );
       const leaderId = await setup.cluster.leader();
       const nodes = setup.cluster.running();
       const pids = new Map(nodes.map((node) => [node.id, node.pid]));
@@ -608,7 +595,7 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
     }
     const most = Math.max(...settings.bidderCounts);
     progress(`3 nodes: ${most} bidders, each bid sent to its auction's owner`);
-    const routed = await spreadRun(setup, most, settings, await ownersOf(setup));
+    const routed = await spreadRun(setup, most, settings, "owner");
     progress(`hot auction: ${settings.hotBidders} bidders`);
     const hot = await hotRun(setup, settings);
     const fanout = await fanoutRun(setup, settings, progress);
@@ -624,7 +611,7 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
       const bigger = await setUp(size, settings, 64, progress);
       try {
         progress(`${size} nodes: 64 bidders`);
-        scale.push(await spreadRun(bigger, 64, settings));
+        scale.push(await spreadRun(bigger, 64, settings, "owner"));
       } finally {
         await bigger.cluster.destroy();
       }

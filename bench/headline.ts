@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ownersOf, setUp, spreadRun } from "./cluster-bench.js";
+import { setUp, spreadRun } from "./cluster-bench.js";
 import { profilesIn, summarize } from "./profile.js";
 
 const { values } = parseArgs({
@@ -32,8 +32,7 @@ const nodeArgs = dir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`];
 const setup = await setUp(nodes, settings, bidders, progress, nodeArgs);
 try {
   progress(`${nodes} nodes: ${bidders} bidders for ${seconds} s after a 2 s warm-up`);
-  const owners = values["to-owner"] ? await ownersOf(setup) : undefined;
-  const figure = await spreadRun(setup, bidders, settings, owners);
+  const figure = await spreadRun(setup, bidders, settings, values["to-owner"] ? "owner" : "node");
   const { p50, p99, p999 } = figure.latency;
   const cpuPerBid = (figure.nodeCores * 1000) / figure.bidsPerSecond;
   console.log(

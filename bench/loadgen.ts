@@ -24,8 +24,12 @@ export interface SpreadJob {
   auctions: string[];
   /** Last accepted amount per auction, from earlier runs (absent: no bid yet). */
   prices: Record<string, number>;
-  /** When given, each bid goes to its auction's owner (base URL by auction), not the bidder's node. */
-  owners?: Record<string, string>;
+  /**
+   * "node": every bid goes to the bidder's own node. "owner": once an answer named the auction's
+   * owner (the Gavel-Owner header), the auction's next bids go there; the bidders share what they
+   * learned, as the users of one client library would.
+   */
+  routing: "node" | "owner";
   startingPrice: number;
   warmupMs: number;
   durationMs: number;
@@ -69,6 +73,8 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
 interface Answer {
   status: number;
   body: string;
+  /** The auction owner's API URL, when the answer named it (Gavel-Owner). */
+  owner?: string;
 }
 
 function post(url: string, token: string, payload: string): Promise<Answer> {
@@ -88,7 +94,14 @@ function post(url: string, token: string, payload: string): Promise<Answer> {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (chunk: string) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        const owner = res.headers["gavel-owner"];
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            owner: typeof owner === "string" ? owner : undefined,
+          }),
+        );
         res.on("error", reject);
       },
     );
@@ -153,6 +166,7 @@ async function spread(job: SpreadJob): Promise<LoadResult> {
   const window = new Window(job.warmupMs, job.durationMs);
   const prices = new Map(Object.entries(job.prices));
   const busy = new Set<string>();
+  const owners = new Map<string, string>();
   let bidCounter = 0;
   const run = `${process.pid}-${Date.now().toString(36)}`;
   const bidder = async (index: number) => {
@@ -169,10 +183,12 @@ async function spread(job: SpreadJob): Promise<LoadResult> {
       for (let attempt = 0; !window.done || attempt === 0; attempt++) {
         const startedAt = performance.now();
         try {
-          const owner = attempt === 0 ? job.owners?.[auction] : undefined;
+          const owner = attempt === 0 ? owners.get(auction) : undefined;
           const url = owner ?? job.urls[urlIndex]!;
           const answer = await post(`${url}/api/auctions/${auction}/bids`, token, payload);
           const latency = performance.now() - startedAt;
+          if (job.routing === "owner" && answer.owner !== undefined) owners.set(auction, answer.owner);
+          if (answer.status >= 500) owners.delete(auction);
           const acked = answer.status === 200 || answer.status === 201;
           window.record(String(answer.status), latency, acked, acked);
           if (acked) {
@@ -187,6 +203,7 @@ async function spread(job: SpreadJob): Promise<LoadResult> {
           if (answer.status < 500) break;
         } catch {
           window.record("error", performance.now() - startedAt, false, false);
+          owners.delete(auction);
         }
         urlIndex = (urlIndex + 1) % job.urls.length;
         await pause(10);

@@ -2,7 +2,7 @@
 // cancel (the seller, before the first bid), and bid (idempotent by bidId, proxy bids with a max).
 // Reads confirm with the leader first (read index); writes go to the leader or the auction's owner.
 import { randomBytes } from "node:crypto";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { auctionView } from "../core/auction/view.js";
 import type { AcceptedBid, Auction } from "../core/auction/types.js";
 import type { ClusterState } from "../core/cluster/state.js";
@@ -89,7 +89,22 @@ function involves(auction: Auction, user: string): boolean {
   return auction.seller === user || auction.bids.some((line) => line.bidder === user);
 }
 
+/**
+ * The response header naming the API URL of the node that runs an auction (its owner): a client
+ * that sends that auction's bids there saves the hop from the node it asked to the owner.
+ */
+export const ownerHeader = "gavel-owner";
+
 export function registerAuctionRoutes(server: FastifyInstance, context: ApiContext): void {
+  /** Tells the client where the auction runs, when this node knows the owner's API URL. */
+  const hintOwner = (reply: FastifyReply, auctionId: string) => {
+    const state = context.node().state();
+    const owner = state.assignments.get(auctionId)?.owner;
+    if (owner === undefined) return;
+    const url = state.config.members.find((member) => member.id === owner)?.httpUrl;
+    if (url !== undefined && url !== "") void reply.header(ownerHeader, url);
+  };
+
   const show = (auctionId: string, bidsOffset?: number, bidsLimit?: number) => {
     const state = context.node().state();
     const auction = state.book.get(auctionId);
@@ -128,11 +143,13 @@ export function registerAuctionRoutes(server: FastifyInstance, context: ApiConte
     return reply.code(201).send(show(auctionId));
   });
 
-  server.get("/api/auctions/:id", async (request) => {
+  server.get("/api/auctions/:id", async (request, reply) => {
     const id = auctionIdParam(request.params);
     const query = parse(showQuerySchema, request.query);
     await context.read();
-    return show(id, query.bidsOffset, query.bidsLimit);
+    const body = show(id, query.bidsOffset, query.bidsLimit);
+    hintOwner(reply, id);
+    return body;
   });
 
   server.post("/api/auctions/:id/cancel", async (request) => {
@@ -160,6 +177,7 @@ export function registerAuctionRoutes(server: FastifyInstance, context: ApiConte
     };
     const outcome = await context.outcome({ kind: "auction", command });
     context.node().metrics.bid(outcome);
+    hintOwner(reply, id);
     if (!outcome.ok) throw new ProblemError(engineProblem(outcome.reason, outcome.message));
     return reply.code(outcome.duplicate === true ? 200 : 201).send(bidBody(outcome.bid!));
   });

@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { createRequire } from "node:module";
 import { defaultConfig } from "../core/config.js";
 import type { Logger } from "../node/logger.js";
-import { registerAuctionRoutes } from "./auction-routes.js";
+import { ownerHeader, registerAuctionRoutes } from "./auction-routes.js";
 import { registerClusterRoutes } from "./cluster-routes.js";
 import { ApiContext, ProblemError, sendProblem } from "./context.js";
 import type { ApiNode } from "./context.js";
@@ -127,6 +127,8 @@ async function registerPlugins(
       );
     },
     methods: ["GET", "POST", "DELETE"],
+    // A page may send bids to the auction's owner, which it learns from this header.
+    exposedHeaders: [ownerHeader],
   });
   await server.register(rateLimit, {
     max: options.ratePerSecond ?? 500,

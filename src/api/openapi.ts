@@ -38,6 +38,16 @@ const ok = (description: string) => ({
   description,
   content: { "application/json": { schema: { type: "object" } } },
 });
+/** An answer about one auction, with the Gavel-Owner header naming the node that runs it. */
+const okWithOwner = (description: string) => ({
+  ...ok(description),
+  headers: {
+    "Gavel-Owner": {
+      description: "API URL of the node running the auction; its next bids can go there directly",
+      schema: { type: "string" },
+    },
+  },
+});
 const idParameter = { name: "id", in: "path", required: true, schema: { type: "string" } };
 
 export function openApiDocument(version: string): Record<string, unknown> {
@@ -119,7 +129,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: "Show an auction and a page of its bids",
           parameters: [idParameter, ...queryParameters(showQuerySchema)],
-          responses: { "200": ok("the auction"), ...errors },
+          responses: { "200": okWithOwner("the auction"), ...errors },
         },
       },
       "/api/auctions/{id}/cancel": {
@@ -137,8 +147,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
           parameters: [idParameter],
           requestBody: body(placeBidBodySchema),
           responses: {
-            "201": ok("the accepted bid"),
-            "200": ok("the same bid, sent again"),
+            "201": okWithOwner("the accepted bid"),
+            "200": okWithOwner("the same bid, sent again"),
             "403": problem,
             "409": problem,
             "410": problem,

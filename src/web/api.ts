@@ -68,11 +68,21 @@ interface RequestOptions {
   repeatable: boolean;
   /** Give up repeating after this long. */
   deadlineMs?: number;
+  /**
+   * The auction the request is about: its answers name the node running it (Gavel-Owner), and a
+   * bid goes there first, saving the hop from the node in use to the owner.
+   */
+  auctionId?: string;
+  /** Send the first attempt to the auction's owner, when known. */
+  toOwner?: boolean;
 }
 
 const attemptTimeoutMs = 6000;
 
 export class Api {
+  /** The origin of the node running each auction, as the last answer about it said. */
+  private readonly owners = new Map<string, string>();
+
   constructor(
     readonly endpoints: Endpoints,
     private readonly token: () => string | null,
@@ -104,7 +114,7 @@ export class Api {
   /** The auction with its whole bid history (every page of it). */
   async auction(id: string): Promise<Auction & { bids: BidLine[] }> {
     const path = `/api/auctions/${encodeURIComponent(id)}`;
-    const first = await this.request<Auction>("GET", path, { repeatable: true });
+    const first = await this.request<Auction>("GET", path, { repeatable: true, auctionId: id });
     const bids = [...(first.bids ?? [])];
     const total = first.bidsTotal ?? bids.length;
     while (bids.length < total) {
@@ -131,6 +141,8 @@ export class Api {
       body,
       repeatable: true,
       deadlineMs: 20_000,
+      auctionId: id,
+      toOwner: true,
     });
   }
 
@@ -140,16 +152,28 @@ export class Api {
 
   async request<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const deadline = Date.now() + (options.deadlineMs ?? 10_000);
+    const auctionId = options.auctionId;
     for (let attempt = 0; ; attempt++) {
-      const url = this.endpoints.current;
+      const owner = auctionId === undefined ? undefined : this.owners.get(auctionId);
+      const toOwner = attempt === 0 && options.toOwner === true && owner !== undefined;
+      const url = toOwner ? owner : this.endpoints.current;
       const outcome = await this.attempt(url, method, path, options.body);
+      if (auctionId !== undefined) this.noteOwner(auctionId, outcome.owner);
       if (outcome.kind === "answer") return outcome.value as T;
-      if (outcome.kind === "unreachable") this.endpoints.failed(url);
+      // The owner did not take it: forget it (the next answer names the new one) and go on as usual.
+      if (toOwner && outcome.kind !== "failed") this.owners.delete(auctionId!);
+      else if (outcome.kind === "unreachable") this.endpoints.failed(url);
       // A 503 means nothing happened; after no answer or a 504 it may have, so only a repeatable request goes again.
       const retryable = outcome.kind === "unavailable" || (outcome.kind !== "failed" && options.repeatable);
       if (!retryable || Date.now() >= deadline) throw new ApiError(outcome.problem);
       await sleep(Math.min(outcome.retryAfterMs ?? 250 * 2 ** Math.min(attempt, 3), 2000));
     }
+  }
+
+  /** Remembers the owner an answer named, if it is one of the cluster's nodes (the token goes there). */
+  private noteOwner(auctionId: string, owner: string | null | undefined): void {
+    const origin = owner === null || owner === undefined ? null : originOf(owner);
+    if (origin !== null && this.endpoints.all().includes(origin)) this.owners.set(auctionId, origin);
   }
 
   private async attempt(
@@ -158,8 +182,13 @@ export class Api {
     path: string,
     body: unknown,
   ): Promise<
-    | { kind: "answer"; value: unknown }
-    | { kind: "failed" | "unavailable" | "unknown" | "unreachable"; problem: Problem; retryAfterMs?: number }
+    | { kind: "answer"; value: unknown; owner?: string | null }
+    | {
+        kind: "failed" | "unavailable" | "unknown" | "unreachable";
+        problem: Problem;
+        retryAfterMs?: number;
+        owner?: string | null;
+      }
   > {
     const headers: Record<string, string> = { accept: "application/json" };
     const token = this.token();
@@ -179,14 +208,15 @@ export class Api {
     }
     const text = await response.text().catch(() => "");
     const value = parseJson(text);
-    if (response.ok) return { kind: "answer", value };
+    const owner = response.headers.get("gavel-owner");
+    if (response.ok) return { kind: "answer", value, owner };
     const problem = asProblem(value, response.status);
     if (problem.code === "unauthenticated" && token !== null && token === this.token()) this.tokenRefused();
     const retryAfterS = Number(response.headers.get("retry-after"));
     const retryAfterMs = Number.isFinite(retryAfterS) && retryAfterS > 0 ? retryAfterS * 1000 : undefined;
-    if (response.status === 503) return { kind: "unavailable", problem, retryAfterMs };
-    if (response.status === 504) return { kind: "unknown", problem, retryAfterMs };
-    return { kind: "failed", problem };
+    if (response.status === 503) return { kind: "unavailable", problem, retryAfterMs, owner };
+    if (response.status === 504) return { kind: "unknown", problem, retryAfterMs, owner };
+    return { kind: "failed", problem, owner };
   }
 }
 

@@ -148,6 +148,39 @@ test("bad bids get a 400 saying what is wrong; a seller cannot bid on their own 
   assert.deepEqual([reused.status, reused.body["code"]], [422, "bid-id-reused"]);
 });
 
+test("answers about an auction name its owner's API URL; bids sent there are taken without a hop", async () => {
+  const seller = await user(one, "owner-seller");
+  const bidder = await user(two, "owner-bidder");
+  const id = await auction(one, seller);
+  const view = (await http(`${one.url}/api/cluster?assignments=true`)).body;
+  const ownerId = (view["assignments"] as Record<string, number>)[id];
+  const nodes = view["nodes"] as { id: number; http: string }[];
+  const ownerUrl = nodes.find((node) => node.id === ownerId)?.http;
+  assert.ok(ownerUrl !== undefined && ownerUrl.startsWith("http://"), `owner ${ownerId} has an API URL`);
+  for (const node of [one, two, cluster.node(3)]) {
+    const shown = await http(`${node.url}/api/auctions/${id}`);
+    assert.equal(shown.headers.get("gavel-owner"), ownerUrl, `GET on node ${node.id}`);
+  }
+  const notOwner = [one, two, cluster.node(3)].find((node) => node.url !== ownerUrl)!;
+  const first = await bid(notOwner, bidder, id, { amount: 1000, bidId: "via-any" });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  assert.equal(first.headers.get("gavel-owner"), ownerUrl);
+  const direct = await http(`${ownerUrl}/api/auctions/${id}/bids`, {
+    token: bidder,
+    body: { amount: 1100, bidId: "direct" },
+  });
+  assert.equal(direct.status, 201, JSON.stringify(direct.body));
+  assert.equal(direct.body["price"], 1100);
+  const low = await bid(notOwner, bidder, id, { amount: 1100, bidId: "too-low" });
+  assert.equal(low.status, 409);
+  assert.equal(low.headers.get("gavel-owner"), ownerUrl, "a refused bid names the owner too");
+  const crossOrigin = await fetch(`${ownerUrl}/api/auctions/${id}`, { headers: { origin: notOwner.url } });
+  assert.match(crossOrigin.headers.get("access-control-expose-headers") ?? "", /gavel-owner/i);
+  const unknown = await http(`${one.url}/api/auctions/000000000000`);
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.headers.get("gavel-owner"), null);
+});
+
 test("CORS allows the cluster's own nodes only; the OpenAPI document describes the API", async () => {
   const allowed = await fetch(`${one.url}/api/cluster`, { headers: { origin: two.url } });
   assert.equal(allowed.headers.get("access-control-allow-origin"), two.url);
