@@ -42,8 +42,8 @@ export interface Config {
   inflightAppendsMax: number;
   /**
    * Take a snapshot once at least this many entries were applied since the last one. Default 10000.
-   * A snapshot costs time in proportion to the state, so the spacing grows with it: half the state's
-   * records (auctions, bids, users), between this and snapshotEntriesMax entries.
+   * A snapshot costs time in proportion to the state, so the spacing grows with it: as many entries
+   * as the state has records (auctions, bids, users), between this and snapshotEntriesMax.
    */
   snapshotEntriesThreshold: number;
   /** The longest spacing between snapshots, in entries, however large the state. Default 100000. */

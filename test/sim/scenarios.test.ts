@@ -278,6 +278,39 @@ test("a new node catches up from a snapshot sent in chunks", () => {
   assert.deepEqual(checker.violations, []);
 });
 
+test("snapshots are spaced by the state's size, within the configured bounds", () => {
+  const { sim, checker, events } = cluster({
+    expect: 1,
+    snapshotEntriesThreshold: 20,
+    snapshotEntriesMax: 100,
+    snapshotTrailingEntries: 2,
+  });
+  start(sim, [1]);
+  assert.ok(sim.runUntil(() => status(sim, 1).role === "leader", 5000));
+  for (let k = 0; k < 400; k++) createAuction(sim, 1, `lot-${k}`);
+  assert.ok(sim.runUntil(() => hasAuction(sim, 1, "lot-399"), 10_000));
+  const taken = events
+    .filter(([id, event]) => id === 1 && event.type === "snapshot-taken")
+    .map(([, event]) => (event as Extract<NodeEvent, { type: "snapshot-taken" }>).index);
+  const gaps = taken.map((index, k) => index - (k === 0 ? 0 : taken[k - 1]!));
+  // Each auction is one record: the gap after a snapshot of n records is n entries, from 20 to 100.
+  assert.ok(gaps[0]! >= 20 && gaps[0]! < 30, `first after the threshold: ${gaps.join(",")}`);
+  assert.ok(
+    gaps.every((gap, k) => k === 0 || gap >= gaps[k - 1]!),
+    `then growing with the state: ${gaps.join(",")}`,
+  );
+  assert.ok(
+    gaps.some((gap) => gap > 2 * gaps[0]!),
+    `growing with the state: ${gaps.join(",")}`,
+  );
+  assert.ok(
+    gaps.every((gap) => gap <= 100),
+    `never past the maximum: ${gaps.join(",")}`,
+  );
+  assert.equal(gaps.at(-1), 100, `at the maximum once the state is large: ${gaps.join(",")}`);
+  assert.deepEqual(checker.violations, []);
+});
+
 test("the highest-ID node with a skewed clock does not lead; it says why", () => {
   const { sim, checker } = cluster({ expect: 3 });
   start(sim, [1, 2, 3]);

@@ -1248,13 +1248,13 @@ export class ClusterNode {
   }
 
   /**
-   * Entries to apply before the next snapshot: half the state's records, within the configured
-   * bounds. A snapshot's cost grows with the state, so spacing them by it keeps the cost per entry
-   * bounded (and the stall of taking one rare) while the log stays no larger than the state.
+   * Entries to apply before the next snapshot: as many as the state has records, within the
+   * configured bounds. A snapshot's cost grows with the state, so spacing them by it keeps the cost
+   * per entry bounded (and the stall of taking one rare) while the log stays no larger than the state.
    */
   private spacingAfterSnapshot(): number {
     const { snapshotEntriesThreshold: least, snapshotEntriesMax: most } = this.config;
-    return Math.min(most, Math.max(least, Math.ceil(this.state.recordCount() / 2)));
+    return Math.min(most, Math.max(least, this.state.recordCount()));
   }
 
   /**
