@@ -96,8 +96,9 @@ export class NodeDriver {
   private execute(effects: Effect[]): void {
     const persists = effects.filter((effect) => effect.type === "persist");
     if (persists.length === 0) return this.finish(effects, null);
-    // Raft §10.2.1: a leader may write its new entries to disk while it sends them to followers.
-    const early = earlySends(persists, effects);
+    // Raft §10.2.1: a leader may write its new entries to disk while it sends them to followers;
+    // a follower's answers rest on committed entries only, which need nothing of this write.
+    const early = earlySends(persists, effects, !this.node.leading);
     for (const effect of early) this.carryOut(effect);
     const storage = this.ports.storage;
     storage.saveAll(persists);
@@ -141,13 +142,19 @@ export class NodeDriver {
 }
 
 /**
- * The appends a leader can send before its persist is on disk: when the persist only adds entries
- * (no term, vote, truncation or snapshot), appends whose commit index lies before those entries.
- * The followers may store and acknowledge the new entries at once; the leader counts its own copy
- * only in a later step, when its write has long finished (saveAll returns once it is on disk), and
- * no commit that rests on an entry not yet on this disk leaves before the write.
+ * What may leave before the batch's persist is on disk, when that persist only adds entries (no
+ * term, vote, truncation or snapshot):
+ * - A leader's appends whose commit index lies before those entries. The followers may store and
+ *   acknowledge the new entries at once; the leader counts its own copy only in a later step, when
+ *   its write has finished (the driver steps nothing until then), and no commit that rests on an
+ *   entry not yet on this disk leaves before the write.
+ * - On a follower, what rests on committed entries or on none: answers to clients (and the
+ *   entries applied, for the live stream and updates), forwarded requests and their results, and an
+ *   owner's proposals to the leader. A follower applies only what the leader committed, which a
+ *   majority holds on disk without counting this write (the leader counts this follower's copy only
+ *   once its acknowledgement, sent after the write, arrives). Its acknowledgements themselves wait.
  */
-function earlySends(persists: readonly Effect[], effects: readonly Effect[]): Set<Effect> {
+function earlySends(persists: readonly Effect[], effects: readonly Effect[], follower: boolean): Set<Effect> {
   const early = new Set<Effect>();
   let firstNew = Infinity;
   for (const persist of persists) {
@@ -156,10 +163,31 @@ function earlySends(persists: readonly Effect[], effects: readonly Effect[]): Se
     if (Object.values(rest).some((value) => value !== undefined)) return early;
     if (entries !== undefined && entries.length > 0) firstNew = Math.min(firstNew, entries[0]!.index);
   }
+  if (follower) {
+    for (const effect of effects) if (independentOfWrite(effect)) early.add(effect);
+    return early;
+  }
   if (firstNew === Infinity) return early;
   for (const effect of effects) {
     if (effect.type === "send" && effect.message.type === "append" && effect.message.commitIndex < firstNew)
       early.add(effect);
   }
   return early;
+}
+
+/** On a follower: an effect that rests on committed entries or on nothing this node wrote. */
+function independentOfWrite(effect: Effect): boolean {
+  switch (effect.type) {
+    case "response":
+    case "applied":
+      return true;
+    case "send":
+      return (
+        effect.message.type === "forward" ||
+        effect.message.type === "forward-result" ||
+        effect.message.type === "owner-proposal"
+      );
+    default:
+      return false;
+  }
 }

@@ -282,6 +282,11 @@ export class ClusterNode {
     return this.flush();
   }
 
+  /** Whether this node leads now (cheaper than status() for the driver's per-batch decisions). */
+  get leading(): boolean {
+    return this.role === "leader";
+  }
+
   /** Ends a batch of steps (with batching on): sends what its steps held back, then as from a step. */
   endBatch(): Effect[] {
     this.out = [];
