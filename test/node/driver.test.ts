@@ -1,5 +1,6 @@
 // The driver's order of effects: what must be on disk is saved before anything that depends on it
-// leaves, except a leader's appends of new entries, which go out while it writes them (Raft §10.2.1).
+// leaves, except a leader's appends of new entries, which go out while it writes them (Raft §10.2.1),
+// and a follower's messages that rest on committed entries or on nothing it wrote.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NodeDriver } from "../../src/node/driver.js";
@@ -7,10 +8,12 @@ import { defaultConfig } from "../../src/core/config.js";
 import { SeededRandom } from "../../src/core/random.js";
 import type { PersistedState } from "../../src/core/cluster/types.js";
 import {
+  append,
   appendReply,
   clusterId,
   configEntry,
   createRequest,
+  noopEntry,
   message,
   voteRequest,
   votersConfig,
@@ -98,4 +101,30 @@ test("with the fsync in the background, a vote leaves once the fsync is done, an
   flushes.shift()!();
   assert.deepEqual(trace, ["persist", "fsync started", "fsync done", "vote-reply", "batch done"]);
   assert.equal(node.busy, false);
+});
+
+test("a follower forwards a request while it writes new entries, and acknowledges them only after the fsync", () => {
+  const { node, trace, flushes } = driver(1, true);
+  // Node 3 leads term 1: an empty append makes node 1 its follower.
+  node.receive(message(3, 1, 1, append(1, 1, [], 1)));
+  flushes.shift()?.();
+  trace.length = 0;
+  const request = createRequest("a1");
+  assert.equal(request.type, "request");
+  node.deliver([{ type: "message", message: message(3, 1, 1, append(1, 1, [noopEntry(2, 1)], 1)) }, request]);
+  assert.deepEqual(trace, ["forward", "persist", "fsync started"], "the forward left before the write");
+  flushes.shift()!();
+  assert.deepEqual(trace.slice(3), ["fsync done", "append-reply", "batch done"]);
+});
+
+test("a follower whose batch changes its term sends nothing before the fsync", () => {
+  const { node, trace, flushes } = driver(1, true);
+  const request = createRequest("a1");
+  node.deliver([{ type: "message", message: message(3, 1, 2, append(1, 1, [noopEntry(2, 2)], 1)) }, request]);
+  assert.deepEqual(trace, ["persist", "fsync started"], trace.join(","));
+  flushes.shift()!();
+  assert.ok(
+    trace.includes("forward") && trace.indexOf("forward") > trace.indexOf("fsync done"),
+    trace.join(","),
+  );
 });
