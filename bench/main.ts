@@ -44,6 +44,7 @@ const settingsByMode: Record<Mode, Settings> = {
       joinEntries: 100_000,
       scaleSizes: [5, 7],
       profileMs: 15_000,
+      headlineRuns: 3,
     },
   },
   quick: {
@@ -65,6 +66,7 @@ const settingsByMode: Record<Mode, Settings> = {
       joinEntries: 0,
       scaleSizes: [],
       profileMs: 0,
+      headlineRuns: 1,
     },
   },
   smoke: {
@@ -86,6 +88,7 @@ const settingsByMode: Record<Mode, Settings> = {
       joinEntries: 0,
       scaleSizes: [],
       profileMs: 1000,
+      headlineRuns: 1,
     },
   },
 };
@@ -260,6 +263,16 @@ function report(
     "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...[...figures.spread, figures.routed].map(spreadLine),
     "",
+    ...(figures.routedRuns.length > 1
+      ? [
+          `The last row is the median of ${figures.routedRuns.length} runs of that load on the same cluster (one after another; the machine is shared, so runs differ): ` +
+            figures.routedRuns
+              .map((run) => `${format(run.bidsPerSecond)} bids/s, p99 ${ms(run.latency.p99)} ms`)
+              .join("; ") +
+            ".",
+          "",
+        ]
+      : []),
     "## One hot auction",
     "",
     `${hot.bidders} bidders on one auction, each bidding one above the highest price it knows of; most lose to`,
