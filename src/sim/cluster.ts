@@ -185,6 +185,7 @@ export class SimCluster {
     const node = this.node(id);
     if (!node.running) return;
     node.driver = null;
+    node.storage.crash();
     node.dying = false;
     node.generation += 1;
     this.note(`crash n${id}`);

@@ -1,13 +1,17 @@
 // An in-memory Storage for the simulator that models a crash honestly: only what was saved
-// survives; a node restarted from it sees exactly that. It checks the persist contract as it goes.
+// survives; a node restarted from it sees exactly that. A snapshot taken locally is written late,
+// as on a real disk: at the start of the next save, and lost by a crash before it. It checks the
+// persist contract as it goes.
 import { assert } from "../core/assert.js";
-import type { Identity, PersistEffect, PersistedState } from "../core/cluster/types.js";
+import type { Identity, LogIndex, PersistEffect, PersistedState, Snapshot } from "../core/cluster/types.js";
 import type { Storage } from "../node/ports.js";
 
 export class MemoryStorage implements Storage {
   private state: PersistedState | null = null;
   /** Number of saves, for tests and the benchmark. */
   saves = 0;
+  /** A taken snapshot (with its compaction) saved but not yet on this disk; a crash loses it. */
+  private unwritten: { snapshot: Snapshot; compactThrough?: LogIndex } | null = null;
 
   constructor(private identity: Identity) {}
 
@@ -22,6 +26,30 @@ export class MemoryStorage implements Storage {
 
   save(change: PersistEffect): void {
     this.saves++;
+    this.writeTakenSnapshot();
+    if (change.snapshot !== undefined && change.snapshotTaken === true) {
+      const { snapshot, compactThrough, snapshotTaken: _taken, ...rest } = change;
+      this.apply(rest);
+      this.unwritten = compactThrough === undefined ? { snapshot } : { snapshot, compactThrough };
+    } else {
+      this.apply(change);
+    }
+  }
+
+  /** The taken snapshot's write finishes: the snapshot and its compaction reach the disk together. */
+  private writeTakenSnapshot(): void {
+    if (this.unwritten === null || this.state === null) return;
+    const { snapshot, compactThrough } = this.unwritten;
+    this.unwritten = null;
+    this.apply({ type: "persist", snapshot, ...(compactThrough === undefined ? {} : { compactThrough }) });
+  }
+
+  /** The node crashed: a taken snapshot still being written never reaches the disk. */
+  crash(): void {
+    this.unwritten = null;
+  }
+
+  private apply(change: PersistEffect): void {
     const state = (this.state ??= {
       identity: this.identity,
       clusterId: null,
@@ -50,6 +78,7 @@ export class MemoryStorage implements Storage {
   /** Wipes everything, as if the data directory were deleted; the node comes back with a new incarnation. */
   wipe(identity: Identity): void {
     this.state = null;
+    this.unwritten = null;
     this.identity = identity;
   }
 }

@@ -1242,6 +1242,9 @@ export class ClusterNode {
     this.snapshot = snapshot;
     this.snapshotSpacing = this.spacingAfterSnapshot();
     const compactThrough = Math.min(applied - this.config.snapshotTrailingEntries, this.heldBackThrough());
+    // Written lazily unless it replaces an installed snapshot not yet persisted, which must stay durable first.
+    const replacesInstalled = this.persistNext.snapshot !== undefined && !this.persistNext.snapshotTaken;
+    if (!replacesInstalled) this.persistNext.snapshotTaken = true;
     this.persistNext.snapshot = snapshot;
     if (compactThrough > this.log.compactedIndex) {
       this.log.compactThrough(compactThrough);
@@ -1382,6 +1385,8 @@ export class ClusterNode {
     this.snapshot = snapshot;
     this.snapshotSpacing = this.spacingAfterSnapshot();
     this.persistNext.snapshot = snapshot;
+    // The follower acknowledges it: written before any effect of this batch leaves.
+    delete this.persistNext.snapshotTaken;
     this.persistDirty = true;
     const keepsSuffix = this.log.termAt(snapshot.index) === snapshot.term;
     if (keepsSuffix) {

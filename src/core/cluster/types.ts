@@ -264,6 +264,14 @@ export interface PersistEffect {
   hardState?: HardState;
   clusterId?: string;
   snapshot?: Snapshot;
+  /**
+   * True when `snapshot` was taken here from the applied state, not installed from the leader:
+   * nothing that leaves the node depends on it being on disk (the node keeps it in memory), so
+   * storage may write it and its `compactThrough` later, off the critical path, provided the disk
+   * always holds either the old snapshot with the uncompacted log or the new one with the compacted
+   * log. Absent for an installed snapshot, which a follower acknowledges and must be durable first.
+   */
+  snapshotTaken?: boolean;
   compactThrough?: LogIndex;
   truncateFrom?: LogIndex;
   entries?: LogEntry[];
