@@ -1,11 +1,18 @@
 // The SQLite schema of a data directory, and the checks that an existing database has exactly this
-// shape before anything reads it. It creates tables only in a database that has none; it never
-// alters, repairs or drops anything it finds.
+// shape before anything reads it. It creates tables only in a database that has none, and upgrades
+// a database of the one older version it knows (1) in place; it never repairs or drops data it finds.
 import type Database from "better-sqlite3";
 import { DataDirCorruptError } from "./errors.js";
 
-/** Bumped whenever the tables change; a database of any other version is refused, never migrated silently. */
-export const schemaVersion = 1;
+/**
+ * Bumped whenever the tables change; a database of any other version is refused. Version 1 kept the
+ * snapshot's data only in its row; version 2 may keep it in a file of the data dir instead, which
+ * the row names (`file_name`, `file_bytes`).
+ */
+export const schemaVersion = 2;
+
+/** The older version this code upgrades on open (see migrateFromVersion1). */
+export const previousSchemaVersion = 1;
 
 /** Every table the schema creates; a database missing one is corrupt. */
 export const tableNames = ["schema_version", "identity", "hard_state", "log_entries", "snapshot"] as const;
@@ -36,15 +43,28 @@ CREATE TABLE log_entries (
   timestamp_ms REAL NOT NULL,
   data TEXT NOT NULL
 ) STRICT;
-CREATE TABLE snapshot (
+${snapshotTableSql("snapshot")}
+`;
+
+/**
+ * The snapshot's data is either in its row (`data`: an installed snapshot, which must be durable
+ * within its save's transaction) or in a file of the data dir (`file_name`, `file_bytes` long: a
+ * snapshot taken locally, written off the event loop before the row names it).
+ */
+function snapshotTableSql(name: string): string {
+  return `CREATE TABLE ${name} (
   one INTEGER PRIMARY KEY CHECK (one = 1),
   snapshot_index INTEGER NOT NULL CHECK (snapshot_index > 0),
   term INTEGER NOT NULL,
   timestamp_ms REAL NOT NULL,
   config TEXT NOT NULL,
-  data TEXT NOT NULL
-) STRICT;
-`;
+  data TEXT,
+  file_name TEXT,
+  file_bytes INTEGER CHECK (file_bytes >= 0),
+  CHECK ((data IS NULL) <> (file_name IS NULL)),
+  CHECK ((file_name IS NULL) = (file_bytes IS NULL))
+) STRICT;`;
+}
 
 /** A node's identity row as stored. */
 export interface IdentityRow {
@@ -70,8 +90,29 @@ export function createSchema(db: Database.Database, identity: IdentityRow): void
   );
 }
 
-/** Throws DataDirCorruptError unless the database is this schema at this version, with its identity row. */
-export function checkSchema(db: Database.Database, file: string): IdentityRow {
+/**
+ * Upgrades a version 1 database to version 2 in one transaction: the snapshot table gains the file
+ * columns (its data may now be NULL); a stored snapshot keeps its data in the row, where it stays
+ * readable. Run only after every check passed.
+ */
+export function migrateFromVersion1(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(snapshotTableSql("snapshot_v2"));
+    db.exec(
+      "INSERT INTO snapshot_v2 (one, snapshot_index, term, timestamp_ms, config, data) " +
+        "SELECT one, snapshot_index, term, timestamp_ms, config, data FROM snapshot",
+    );
+    db.exec("DROP TABLE snapshot");
+    db.exec("ALTER TABLE snapshot_v2 RENAME TO snapshot");
+    db.prepare("UPDATE schema_version SET version = ? WHERE one = 1").run(schemaVersion);
+  })();
+}
+
+/**
+ * Throws DataDirCorruptError unless the database is this schema at this version or the previous
+ * one (which the caller then migrates), with its identity row.
+ */
+export function checkSchema(db: Database.Database, file: string): IdentityRow & { version: number } {
   const present = new Set(
     db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[],
   );
@@ -79,10 +120,11 @@ export function checkSchema(db: Database.Database, file: string): IdentityRow {
     throw new DataDirCorruptError(file, "the database has no schema_version table (is it a gavel database?)");
   }
   const version = db.prepare("SELECT version FROM schema_version WHERE one = 1").pluck().get();
-  if (version !== schemaVersion) {
+  if (version !== schemaVersion && version !== previousSchemaVersion) {
     throw new DataDirCorruptError(
       file,
-      `unknown schema version ${JSON.stringify(version ?? null)} (this gavel reads version ${schemaVersion})`,
+      `unknown schema version ${JSON.stringify(version ?? null)} (this gavel reads versions ` +
+        `${previousSchemaVersion} and ${schemaVersion})`,
     );
   }
   const missing = tableNames.filter((name) => !present.has(name));
@@ -91,7 +133,7 @@ export function checkSchema(db: Database.Database, file: string): IdentityRow {
     .prepare("SELECT cluster_name, node_id, incarnation FROM identity WHERE one = 1")
     .get() as IdentityRow | undefined;
   if (identity === undefined) throw new DataDirCorruptError(file, "the identity row is missing");
-  return identity;
+  return { ...identity, version };
 }
 
 /** Throws DataDirCorruptError unless the stored log is contiguous and starts no later than just after the snapshot. */

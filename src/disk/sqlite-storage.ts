@@ -1,9 +1,11 @@
 // The node's durable state in a data directory: one SQLite database (WAL journal, synchronous=FULL)
-// holding the node's identity, term, vote, cluster id, log and snapshot. It applies each persist
-// effect in one transaction and returns only once it is committed; it never repairs, rewrites or
+// holding the node's identity, term, vote, cluster id, log and snapshot, and beside it the data of
+// a snapshot taken locally, in its own file written off the event loop. It applies each persist
+// effect in one transaction and returns only once it is committed (a taken snapshot and its
+// compaction follow in a later one, once the file is on disk); it never repairs, rewrites or
 // discards data it cannot trust, and stops with a DataDirError instead.
 import { randomInt, randomUUID } from "node:crypto";
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, unlink } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { assert } from "../core/assert.js";
@@ -12,6 +14,7 @@ import type {
   EntryData,
   Identity,
   LogEntry,
+  LogIndex,
   NodeId,
   PersistEffect,
   PersistedState,
@@ -28,7 +31,23 @@ import {
   DataDirUnsupportedError,
   DataDirWriteError,
 } from "./errors.js";
-import { checkLog, checkSchema, createSchema, isEmpty } from "./schema.js";
+import {
+  checkLog,
+  checkSchema,
+  createSchema,
+  isEmpty,
+  migrateFromVersion1,
+  schemaVersion,
+} from "./schema.js";
+import {
+  checkSnapshotFile,
+  deleteUnnamedSnapshotFiles,
+  errorCode,
+  readSnapshotFile,
+  snapshotFileName,
+  temporaryFileName,
+  writeSnapshotFile,
+} from "./snapshot-files.js";
 import type { IdentityRow } from "./schema.js";
 
 /** The database file inside a data directory. */
@@ -91,8 +110,14 @@ export function openDataDir(options: DataDirOptions): OpenedDataDir {
     const stored = isEmpty(db) ? null : checkStored(db, file, options);
     const background = options.syncInBackground ?? false;
     configure(db, file, background);
-    const identity = stored ?? mintIdentity(db, options);
-    const storage = new SqliteStorage(db, file, identity, options.onSaveMs, background);
+    const namedFile = stored === null ? null : checkSnapshotFiles(db, file, options.dir);
+    if (stored !== null && stored.version !== schemaVersion) migrateFromVersion1(db);
+    deleteUnnamedSnapshotFiles(options.dir, namedFile);
+    const identity = stored?.identity ?? mintIdentity(db, options);
+    const storage = new SqliteStorage(db, file, options.dir, identity, namedFile, {
+      background,
+      ...(options.onSaveMs === undefined ? {} : { onSaveMs: options.onSaveMs }),
+    });
     return { storage, identity, created: stored === null };
   } catch (error) {
     db.close();
@@ -100,10 +125,44 @@ export function openDataDir(options: DataDirOptions): OpenedDataDir {
   }
 }
 
-/** Storage over one SQLite connection; obtain it from openDataDir, which checks the data dir first. */
+/** A taken snapshot waiting for its file to be written, and the compaction that follows it. */
+interface TakenSnapshot {
+  snapshot: Snapshot;
+  compactThrough: LogIndex | undefined;
+  /** The installed-snapshot count when it was saved: if that changed, a newer snapshot replaced it. */
+  epoch: number;
+}
+
+/**
+ * Storage over one SQLite connection; obtain it from openDataDir, which checks the data dir first.
+ *
+ * A snapshot taken locally (`snapshotTaken`) is saved in three steps, so that the data dir always
+ * loads as either the old snapshot with the full log or the new one with the compacted log: its
+ * data goes to a temporary file on libuv's thread pool, fsynced and renamed into place (the
+ * directory fsynced); only then does one transaction name the file in the snapshot row and compact
+ * the log; the file it replaced is deleted once that transaction is on disk. A crash before the
+ * transaction leaves a file no row names, which the next open deletes. One such write is in flight
+ * at a time; a newer taken snapshot waiting behind it replaces an older one, and an installed
+ * snapshot (written in its save's transaction, data in the row) cancels both.
+ */
 export class SqliteStorage implements Storage {
   private readonly statements: Statements;
   private readonly applyInTransaction: (changes: readonly PersistEffect[]) => void;
+  private readonly onSaveMs: ((ms: number) => void) | undefined;
+  private readonly background: boolean;
+
+  /** The snapshot file the last committed snapshot row names, or null when the row holds the data or there is none. */
+  private namedFile: string | null;
+  /** Files no committed row names any more, deleted once the next fsync of the WAL makes that durable. */
+  private filesUnnamed: string[] = [];
+  /** Bumped by every save of an installed snapshot: a taken snapshot saved earlier is then stale. */
+  private installedCount = 0;
+  /** The taken snapshot to write next (only the newest waits). */
+  private takenWaiting: TakenSnapshot | null = null;
+  /** The loop writing taken snapshots, while one runs. */
+  private writing: Promise<void> | null = null;
+  /** A failed snapshot file write: fatal like any failed write, reported by the next save or flush. */
+  private writeFailure: DataDirWriteError | null = null;
 
   /** Background sync: the WAL file, opened at the first flush. */
   private walFd: number | null = null;
@@ -115,16 +174,20 @@ export class SqliteStorage implements Storage {
   constructor(
     private readonly db: Database.Database,
     private readonly file: string,
+    private readonly dir: string,
     private readonly identity: Identity,
-    private readonly onSaveMs?: (ms: number) => void,
-    private readonly background = false,
+    namedFile: string | null,
+    options: { background: boolean; onSaveMs?: (ms: number) => void },
   ) {
+    this.namedFile = namedFile;
+    this.background = options.background;
+    this.onSaveMs = options.onSaveMs;
     this.statements = prepareStatements(db);
     const statements = this.statements;
     this.applyInTransaction = db.transaction((changes: readonly PersistEffect[]) => {
       for (const change of changes) applyChange(statements, change);
     });
-    if (background) this.flushToDisk = (done) => this.fsyncWal(done);
+    if (this.background) this.flushToDisk = (done) => this.fsyncWal(done);
   }
 
   /** Everything saved so far, or null when nothing but the identity was ever saved (a fresh node). */
@@ -160,18 +223,131 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  /** Applies `changes` in order, in one transaction with one fsync: the node's batch of steps. */
+  /**
+   * Applies `changes` in order, in one transaction with one fsync: the node's batch of steps. A
+   * taken snapshot and its compaction are left out, and written later (see the class comment).
+   */
   saveAll(changes: readonly PersistEffect[]): void {
     if (changes.length === 0) return;
+    if (this.writeFailure !== null) throw this.writeFailure;
     const startMs = performance.now();
+    const { now, taken } = splitTaken(changes);
+    const installs = now.some((change) => change.snapshot !== undefined);
     try {
-      this.applyInTransaction(changes);
+      this.applyInTransaction(now);
     } catch (error) {
       if (!(error instanceof Database.SqliteError)) throw error;
       throw new DataDirWriteError(this.file, `${error.code}: ${error.message}`, { cause: error });
     }
+    if (installs) this.installed();
+    if (taken !== null) this.queueTaken(taken);
     if (this.background) this.unsyncedSinceMs ??= startMs;
     else this.onSaveMs?.(performance.now() - startMs);
+  }
+
+  /** Resolves once no taken snapshot is being written or waits to be (for tests and tools). */
+  async snapshotsWritten(): Promise<void> {
+    while (this.writing !== null) await this.writing;
+  }
+
+  /** An installed snapshot's row replaced whatever was there: taken snapshots saved before it are stale. */
+  private installed(): void {
+    this.installedCount++;
+    this.takenWaiting = null;
+    if (this.namedFile !== null) this.unnamed(this.namedFile);
+    this.namedFile = null;
+  }
+
+  private queueTaken(taken: Omit<TakenSnapshot, "epoch">): void {
+    this.takenWaiting = { ...taken, epoch: this.installedCount };
+    this.writing ??= this.writeTakenSnapshots();
+  }
+
+  /** Writes taken snapshots one at a time, the newest waiting one next, until none waits. */
+  private async writeTakenSnapshots(): Promise<void> {
+    try {
+      while (this.takenWaiting !== null && !this.closed) {
+        const taken = this.takenWaiting;
+        this.takenWaiting = null;
+        await this.writeTaken(taken);
+      }
+    } catch (error) {
+      if (!this.closed) {
+        this.writeFailure =
+          error instanceof DataDirWriteError
+            ? error
+            : new DataDirWriteError(this.file, `snapshot file: ${errorCode(error)}`, { cause: error });
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  /** The file on disk first, then the row naming it with the compaction, then the replaced file goes. */
+  private async writeTaken(taken: TakenSnapshot): Promise<void> {
+    const { snapshot } = taken;
+    const name = snapshotFileName(snapshot.index, snapshot.term);
+    const stale = () => this.closed || taken.epoch !== this.installedCount;
+    const bytes = await writeSnapshotFile(this.dir, name, snapshot.data, stale);
+    if (this.closed) return;
+    if (bytes === null || stale()) {
+      this.unnamed(temporaryFileName(name));
+      return this.unnamed(name);
+    }
+    const replaced = this.namedFile;
+    try {
+      this.commitTaken(taken, name, bytes);
+    } catch (error) {
+      if (!(error instanceof Database.SqliteError)) throw error;
+      throw new DataDirWriteError(this.file, `${error.code}: ${error.message}`, { cause: error });
+    }
+    this.namedFile = name;
+    if (replaced !== null && replaced !== name) this.unnamed(replaced);
+    // With synchronous=NORMAL the row is durable only once the WAL is fsynced; the replaced file
+    // must stay until then (and files unnamed by saves after this fsync began, until a later one).
+    const unnamed = this.filesUnnamed.splice(0);
+    if (this.background) await this.fsyncWalNow();
+    if (!this.closed) this.deleteUnnamed(unnamed);
+  }
+
+  private fsyncWalNow(): Promise<void> {
+    const fd = this.wal();
+    return new Promise((resolve, reject) => {
+      fsync(fd, (error) => {
+        if (error === null || this.closed) return resolve();
+        reject(new DataDirWriteError(this.file, `fsync: ${error.code}`, { cause: error }));
+      });
+    });
+  }
+
+  private commitTaken(taken: TakenSnapshot, name: string, bytes: number): void {
+    const { snapshot, compactThrough } = taken;
+    this.db.transaction(() => {
+      this.statements.replaceSnapshot.run({
+        ...toSnapshotRow(snapshot),
+        data: null,
+        file_name: name,
+        file_bytes: bytes,
+      });
+      if (compactThrough !== undefined) {
+        assert(compactThrough <= snapshot.index, "compaction never passes the snapshot");
+        this.statements.compactThrough.run(compactThrough);
+      }
+    })();
+  }
+
+  /** `name` is named by no committed row any more: delete it once that is durable. */
+  private unnamed(name: string): void {
+    this.filesUnnamed.push(name);
+    if (!this.background) this.deleteUnnamed();
+  }
+
+  /** Deletes the files of `filesUnnamed` (all of whose unnaming is on disk by now). */
+  private deleteUnnamed(names = this.filesUnnamed.splice(0)): void {
+    for (const name of names) {
+      // A file that stays (the node stopped, a failed unlink) is deleted by the next open.
+      unlink(join(this.dir, name), () => undefined);
+    }
   }
 
   /**
@@ -187,13 +363,16 @@ export class SqliteStorage implements Storage {
     } catch (error) {
       return done(new DataDirWriteError(this.file, `open WAL: ${errorCode(error)}`, { cause: error }));
     }
+    if (this.writeFailure !== null) return done(this.writeFailure);
     const since = this.unsyncedSinceMs ?? performance.now();
     this.unsyncedSinceMs = null;
+    const unnamed = this.filesUnnamed.splice(0);
     fsync(fd, (error) => {
       // Closed meanwhile (the node stopped): nothing waits for this any more.
       if (this.closed) return;
       if (error !== null)
         return done(new DataDirWriteError(this.file, `fsync: ${error.code}`, { cause: error }));
+      this.deleteUnnamed(unnamed);
       this.onSaveMs?.(performance.now() - since);
       done(null);
     });
@@ -229,7 +408,7 @@ export class SqliteStorage implements Storage {
       term: row.term,
       timestampMs: row.timestamp_ms,
       config,
-      data: row.data,
+      data: row.data ?? readSnapshotFile(this.dir, row.file_name!, row.file_bytes!, this.file),
     };
   }
 }
@@ -249,12 +428,15 @@ interface EntryRow {
   data: string;
 }
 
+/** Invariant (a CHECK in the schema): exactly one of data and file_name is set; file_bytes with file_name. */
 interface SnapshotRow {
   snapshot_index: number;
   term: number;
   timestamp_ms: number;
   config: string;
-  data: string;
+  data: string | null;
+  file_name: string | null;
+  file_bytes: number | null;
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -283,11 +465,11 @@ function prepareStatements(db: Database.Database) {
     lastEntryIndex: db.prepare<[], number | null>("SELECT MAX(entry_index) FROM log_entries").pluck(),
     snapshotIndex: db.prepare<[], number>("SELECT snapshot_index FROM snapshot WHERE one = 1").pluck(),
     replaceSnapshot: db.prepare<[SnapshotRow]>(
-      "INSERT OR REPLACE INTO snapshot (one, snapshot_index, term, timestamp_ms, config, data) " +
-        "VALUES (1, @snapshot_index, @term, @timestamp_ms, @config, @data)",
+      "INSERT OR REPLACE INTO snapshot (one, snapshot_index, term, timestamp_ms, config, data, file_name, file_bytes) " +
+        "VALUES (1, @snapshot_index, @term, @timestamp_ms, @config, @data, @file_name, @file_bytes)",
     ),
     selectSnapshot: db.prepare<[], SnapshotRow>(
-      "SELECT snapshot_index, term, timestamp_ms, config, data FROM snapshot WHERE one = 1",
+      "SELECT snapshot_index, term, timestamp_ms, config, data, file_name, file_bytes FROM snapshot WHERE one = 1",
     ),
   };
 }
@@ -321,6 +503,7 @@ function appendEntries(statements: Statements, entries: LogEntry[]): void {
   }
 }
 
+/** The row of a snapshot whose data is in the row (an installed one). */
 function toSnapshotRow(snapshot: Snapshot): SnapshotRow {
   return {
     snapshot_index: snapshot.index,
@@ -328,7 +511,31 @@ function toSnapshotRow(snapshot: Snapshot): SnapshotRow {
     timestamp_ms: snapshot.timestampMs,
     config: JSON.stringify(snapshot.config),
     data: snapshot.data,
+    file_name: null,
+    file_bytes: null,
   };
+}
+
+/**
+ * Splits a batch into what its transaction writes now and the taken snapshot written later: the
+ * last taken snapshot of the batch with its compaction, unless an installed snapshot follows it.
+ */
+function splitTaken(changes: readonly PersistEffect[]): {
+  now: PersistEffect[];
+  taken: Omit<TakenSnapshot, "epoch"> | null;
+} {
+  let taken: Omit<TakenSnapshot, "epoch"> | null = null;
+  const now = changes.map((change) => {
+    if (change.snapshot === undefined) return change;
+    if (change.snapshotTaken !== true) {
+      taken = null;
+      return change;
+    }
+    const { snapshot, compactThrough, snapshotTaken: _taken, ...rest } = change;
+    taken = { snapshot, compactThrough };
+    return rest;
+  });
+  return { now, taken };
 }
 
 function parseJson(text: string, file: string, what: string): unknown {
@@ -406,8 +613,12 @@ function checkIntegrity(db: Database.Database, file: string): void {
   throw new DataDirCorruptError(file, `SQLite's integrity check failed: ${problems.slice(0, 3).join("; ")}`);
 }
 
-/** Checks an existing database (schema, identity against the options, log) and returns its identity. */
-function checkStored(db: Database.Database, file: string, options: DataDirOptions): Identity {
+/** Checks an existing database (schema, identity against the options, log); returns its identity and schema version. */
+function checkStored(
+  db: Database.Database,
+  file: string,
+  options: DataDirOptions,
+): { identity: Identity; version: number } {
   const row = checkSchema(db, file);
   if (row.cluster_name !== options.clusterName) {
     throw new DataDirOtherClusterError(options.dir, row.cluster_name, options.clusterName);
@@ -416,7 +627,16 @@ function checkStored(db: Database.Database, file: string, options: DataDirOption
     throw new DataDirNodeIdMismatchError(options.dir, row.node_id, options.nodeId);
   }
   checkLog(db, file);
-  return { nodeId: row.node_id, incarnation: row.incarnation };
+  return { identity: { nodeId: row.node_id, incarnation: row.incarnation }, version: row.version };
+}
+
+/** Checks that the snapshot file the row names (if any) is there, whole; returns its name. */
+function checkSnapshotFiles(db: Database.Database, file: string, dir: string): string | null {
+  const row = db.prepare("SELECT * FROM snapshot WHERE one = 1").get() as Partial<SnapshotRow> | undefined;
+  const name = row?.file_name ?? null;
+  if (name === null) return null;
+  checkSnapshotFile(dir, name, row?.file_bytes ?? 0, file);
+  return name;
 }
 
 /** Creates the schema with a new identity in one transaction: the given node id or a generated one, and a new incarnation. */
@@ -453,9 +673,4 @@ function translate(error: unknown, file: string): unknown {
     return new DataDirUnreadableError(file, `${code}: ${error.message}`, { cause: error });
   }
   return error;
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof Error && "code" in error && typeof error.code === "string") return error.code;
-  return String(error);
 }

@@ -1,0 +1,145 @@
+// Snapshot files in a data directory: a locally taken snapshot's data, written on libuv's thread
+// pool (a temporary file, fsynced, renamed into place, then the directory fsynced) so the event
+// loop never writes megabytes. Nothing here decides what is durable: a file counts only once the
+// database's snapshot row names it; the storage deletes the others.
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { DataDirCorruptError } from "./errors.js";
+
+/** How many characters of the data are encoded and handed to the thread pool at a time: about a millisecond of work. */
+const chunkChars = 1 << 20;
+
+/** A snapshot file's name: its index and term, so that two snapshots never share a name. */
+export function snapshotFileName(index: number, term: number): string {
+  return `snapshot-${index}-${term}.json`;
+}
+
+/** The name a snapshot file has while it is being written; never named by the database. */
+export function temporaryFileName(name: string): string {
+  return `${name}.tmp`;
+}
+
+/** Snapshot files and their temporaries, as named above; nothing else in the data dir is touched. */
+const snapshotFilePattern = /^snapshot-\d+-\d+\.json(\.tmp)?$/;
+
+/**
+ * Writes `data` (UTF-8) to `dir/name` durably, off the event loop: a temporary file, fsynced,
+ * renamed, then the directory fsynced. Returns the file's size in bytes. `stopped` is checked
+ * between steps: once it is true the write gives up and leaves a temporary (or unnamed) file,
+ * which the next open deletes.
+ */
+export async function writeSnapshotFile(
+  dir: string,
+  name: string,
+  data: string,
+  stopped: () => boolean,
+): Promise<number | null> {
+  const temporary = join(dir, temporaryFileName(name));
+  const handle = await open(temporary, "w");
+  let bytes = 0;
+  try {
+    for (let offset = 0; offset < data.length && !stopped();) {
+      let end = Math.min(data.length, offset + chunkChars);
+      // Never split a surrogate pair between two chunks: each chunk is encoded on its own.
+      if (end < data.length && isHighSurrogate(data.charCodeAt(end - 1))) end++;
+      bytes += await writeFully(handle, Buffer.from(data.slice(offset, end), "utf8"));
+      offset = end;
+    }
+    if (stopped()) return null;
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  if (stopped()) return null;
+  await rename(temporary, join(dir, name));
+  const directory = await open(dir, "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+  return bytes;
+}
+
+async function writeFully(handle: FileHandle, buffer: Buffer): Promise<number> {
+  for (let written = 0; written < buffer.length;) {
+    const { bytesWritten } = await handle.write(buffer, written, buffer.length - written);
+    written += bytesWritten;
+  }
+  return buffer.length;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/**
+ * Reads the snapshot file the database names; a missing, short or long file is corruption: the
+ * database promises it was complete and on disk before it named it.
+ */
+export function readSnapshotFile(dir: string, name: string, bytes: number, database: string): string {
+  const path = join(dir, name);
+  let buffer: Buffer;
+  try {
+    buffer = readFileSync(path);
+  } catch (error) {
+    throw new DataDirCorruptError(
+      database,
+      `the snapshot file ${path} it names cannot be read (${errorCode(error)})`,
+      { cause: error },
+    );
+  }
+  if (buffer.length !== bytes) {
+    throw new DataDirCorruptError(
+      database,
+      `the snapshot file ${path} it names holds ${buffer.length} bytes, not the ${bytes} written`,
+    );
+  }
+  return buffer.toString("utf8");
+}
+
+/** Throws DataDirCorruptError unless the named snapshot file is there with its recorded size. */
+export function checkSnapshotFile(dir: string, name: string, bytes: number, database: string): void {
+  const path = join(dir, name);
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (error) {
+    throw new DataDirCorruptError(
+      database,
+      `the snapshot file ${path} it names cannot be read (${errorCode(error)})`,
+      { cause: error },
+    );
+  }
+  if (size !== bytes) {
+    throw new DataDirCorruptError(
+      database,
+      `the snapshot file ${path} it names holds ${size} bytes, not the ${bytes} written`,
+    );
+  }
+}
+
+/**
+ * Deletes every snapshot file and temporary in `dir` but `keep`: writes a crash cut short, and
+ * files replaced by a later snapshot whose row committed. Then fsyncs the directory.
+ */
+export function deleteUnnamedSnapshotFiles(dir: string, keep: string | null): string[] {
+  const deleted = readdirSync(dir).filter((name) => snapshotFilePattern.test(name) && name !== keep);
+  for (const name of deleted) unlinkSync(join(dir, name));
+  if (deleted.length > 0) {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return deleted;
+}
+
+export function errorCode(error: unknown): string {
+  if (error instanceof Error && "code" in error && typeof error.code === "string") return error.code;
+  return String(error);
+}
