@@ -5,7 +5,11 @@ import type { Beacon, Message, PersistEffect, PersistedState } from "../core/clu
 
 export type { Random } from "../core/random.js";
 
-/** Durable state. Saves return only once the change is on disk, unless the storage has flushToDisk. */
+/**
+ * Durable state. Saves return only once the change is on disk, unless the storage has flushToDisk.
+ * A snapshot marked `snapshotTaken` (with its compaction) may reach the disk later: until it does,
+ * the storage keeps the old snapshot and the uncompacted log.
+ */
 export interface Storage {
   load(): PersistedState | null;
   save(change: PersistEffect): void;
