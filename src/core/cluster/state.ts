@@ -52,6 +52,14 @@ export interface StateOptions {
   fencing?: boolean;
 }
 
+/** An auction's bid history as JSON, as far as it was serialized: `bids` records and `accepted` bids. */
+interface HistoryJson {
+  bids: number;
+  bidsJson: string;
+  accepted: number;
+  acceptedJson: string;
+}
+
 interface SerializedState {
   appliedIndex: LogIndex;
   config: ClusterConfig;
@@ -72,6 +80,8 @@ export class ClusterState {
   config: ClusterConfig = { members: [] };
   readonly assignments = new Map<string, Assignment>();
   readonly users = new Map<string, User>();
+  /** The JSON of each auction's history as last serialized (see serialize). */
+  private readonly historyJson = new WeakMap<Auction, HistoryJson>();
   /** Token hash to its user and expiry, derived from `users`. */
   readonly tokens = new Map<string, { name: string; expiresAt: number | null }>();
   /** Workers an operator drained: they get no auctions until taken back. */
@@ -220,21 +230,57 @@ export class ClusterState {
     return records;
   }
 
+  /**
+   * The state as JSON text (what a snapshot holds). The bid history of an auction only ever grows,
+   * and its records never change once appended, so the JSON of the history already written is kept
+   * between calls and only the lines added since are converted: a snapshot's cost follows what
+   * changed, not the whole history. The text is exactly what JSON.stringify gives for the state.
+   */
   serialize(): string {
-    const auctions = [...this.book.auctions.values()].map((auction) => ({
-      ...auction,
-      accepted: [...auction.accepted.values()],
-    }));
-    const state: SerializedState = {
-      appliedIndex: this.appliedIndex,
-      config: this.config,
-      lastTimestampMs: this.book.lastTimestampMs,
-      auctions,
-      assignments: [...this.assignments],
-      users: [...this.users.values()],
-      drained: [...this.drained],
-    };
-    return JSON.stringify(state);
+    const auctions: string[] = [];
+    for (const auction of this.book.auctions.values()) auctions.push(this.auctionJson(auction));
+    return (
+      `{"appliedIndex":${JSON.stringify(this.appliedIndex)},"config":${JSON.stringify(this.config)}` +
+      `,"lastTimestampMs":${JSON.stringify(this.book.lastTimestampMs)},"auctions":[${auctions.join(",")}]` +
+      `,"assignments":${JSON.stringify([...this.assignments])},"users":${JSON.stringify([...this.users.values()])}` +
+      `,"drained":${JSON.stringify([...this.drained])}}`
+    );
+  }
+
+  /** One auction as JSON.stringify({ ...auction, accepted: [...auction.accepted.values()] }) gives it. */
+  private auctionJson(auction: Auction): string {
+    let history = this.historyJson.get(auction);
+    if (
+      history === undefined ||
+      history.bids > auction.bids.length ||
+      history.accepted > auction.accepted.size
+    ) {
+      history = { bids: 0, bidsJson: "", accepted: 0, acceptedJson: "" };
+      this.historyJson.set(auction, history);
+    }
+    if (history.bids < auction.bids.length) {
+      // One call for all the new records: the array's text without its brackets.
+      const added = JSON.stringify(auction.bids.slice(history.bids)).slice(1, -1);
+      history.bidsJson += (history.bids > 0 ? "," : "") + added;
+      history.bids = auction.bids.length;
+    }
+    if (history.accepted < auction.accepted.size) {
+      const added: AcceptedBid[] = [];
+      let position = 0;
+      for (const bid of auction.accepted.values()) if (position++ >= history.accepted) added.push(bid);
+      history.acceptedJson += (history.accepted > 0 ? "," : "") + JSON.stringify(added).slice(1, -1);
+      history.accepted = auction.accepted.size;
+    }
+    const fields: string[] = [];
+    for (const [key, value] of Object.entries(auction)) {
+      if (key === "bids") fields.push(`"bids":[${history.bidsJson}]`);
+      else if (key === "accepted") fields.push(`"accepted":[${history.acceptedJson}]`);
+      else {
+        const json = JSON.stringify(value) as string | undefined;
+        if (json !== undefined) fields.push(`${JSON.stringify(key)}:${json}`);
+      }
+    }
+    return `{${fields.join(",")}}`;
   }
 
   static restore(data: string, options: StateOptions = {}): ClusterState {
