@@ -35,6 +35,8 @@ export interface SimObserver {
   applied?(nodeId: NodeId, entry: LogEntry, result: ApplyResult): void;
   responded?(nodeId: NodeId, requestId: string, result: ClientResult): void;
   event?(nodeId: NodeId, event: NodeEvent): void;
+  /** A message a node sent (before the network loses, delays or duplicates it). */
+  sent?(message: Message): void;
   note?(line: string): void;
 }
 
@@ -260,6 +262,7 @@ export class SimCluster {
   }
 
   private send(message: Message): void {
+    for (const observer of this.observers) observer.sent?.(message);
     if (!this.canReach(message.from, message.to) || this.random.next() < this.network.lossRate) return;
     // A JSON round trip, as on the wire: nothing is shared between nodes by reference.
     const copy = JSON.parse(JSON.stringify(message)) as Message;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/core/config.js";
 import type { Config } from "../../src/core/config.js";
 import type { NodeEvent, NodeId } from "../../src/core/cluster/types.js";
-import { SimCluster } from "../../src/sim/cluster.js";
+import { calmNetwork, SimCluster } from "../../src/sim/cluster.js";
 import { Checker } from "../../src/sim/checker.js";
 
 function cluster(
@@ -275,6 +275,35 @@ test("a new node catches up from a snapshot sent in chunks", () => {
   const applied = (id: NodeId) => sim.node(id).driver!.node.applied;
   assert.ok(sim.runUntil(() => applied(3).appliedIndex === applied(2).appliedIndex, 5000));
   assert.ok(applied(3).serialize() === applied(2).serialize(), "identical state at the same index");
+  assert.deepEqual(checker.violations, []);
+});
+
+test("a snapshot goes to a slow follower once: one chunk in flight, no resend on every beat", () => {
+  const { sim, checker } = cluster({
+    expect: 1,
+    snapshotEntriesThreshold: 20,
+    snapshotTrailingEntries: 2,
+    snapshotChunkChars: 500,
+  });
+  start(sim, [1, 2]);
+  assert.ok(sim.runUntil(settledUnder(sim, 2), 10_000));
+  for (let k = 0; k < 60; k++) createAuction(sim, 2, `lot-${k}`);
+  assert.ok(sim.runUntil(() => hasAuction(sim, 1, "lot-59"), 5000));
+  const chunks: number[] = [];
+  sim.observe({
+    sent: (message) => message.type === "snapshot-chunk" && message.to === 3 && chunks.push(message.offset),
+  });
+  // A round trip of 300-500 ms: several heartbeats (100 ms) pass while each chunk is on its way.
+  sim.network = { ...calmNetwork, delayMinMs: 150, delayMaxMs: 250 };
+  sim.addNode(3);
+  assert.ok(
+    sim.runUntil(() => hasAuction(sim, 3, "lot-59"), 60_000),
+    "node 3 catches up",
+  );
+  const needed = new Set(chunks).size;
+  assert.ok(needed > 5, `the snapshot takes several chunks (${needed})`);
+  // Without the single chunk in flight, this sent 2,125 chunks for 34.
+  assert.ok(chunks.length <= needed * 1.5, `${chunks.length} chunks sent for ${needed} distinct ones`);
   assert.deepEqual(checker.violations, []);
 });
 

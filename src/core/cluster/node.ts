@@ -968,7 +968,8 @@ export class ClusterNode {
   }
 
   private sendAppend(progress: Progress, heartbeat: boolean): void {
-    if (progress.mode === "snapshot") return this.sendSnapshotChunk(progress, heartbeat);
+    // A chunk goes when the last one was answered; beats only resend one that went unanswered.
+    if (progress.mode === "snapshot") return this.sendSnapshotChunk(progress, false);
     if (progress.nextIndex <= this.log.compactedIndex) return this.startSnapshot(progress);
     if (progress.mode === "probe") {
       if (!heartbeat && this.nowMs - progress.probeSentMs < this.config.heartbeatIntervalMs) return;
@@ -1294,9 +1295,17 @@ export class ClusterNode {
   }
 
   /** Sends the next chunk of the snapshot this follower is receiving (the same one to the end). */
+  /**
+   * Sends the chunk at the follower's offset: at once when `force` (the previous chunk was answered),
+   * else only when the one in flight went unanswered for half an election timeout. One chunk is in
+   * flight at a time: resending on every beat would, once a chunk took longer than a beat to
+   * process, start a second stream of chunks whose answers start more, sending the snapshot many
+   * times over to the follower that is slowest to take it.
+   */
   private sendSnapshotChunk(progress: Progress, force: boolean): void {
     if (progress.snapshot === null) return this.startSnapshot(progress);
-    if (!force && this.nowMs - progress.probeSentMs < this.config.heartbeatIntervalMs) return;
+    const resendMs = Math.max(this.config.heartbeatIntervalMs, this.config.electionTimeoutMs / 2);
+    if (!force && this.nowMs - progress.probeSentMs < resendMs) return;
     progress.probeSentMs = this.nowMs;
     const { snapshot, offset } = progress.snapshot;
     this.send(progress.id, {
@@ -1331,6 +1340,9 @@ export class ClusterNode {
       if (this.role === "leader") this.sendAppend(progress, false);
       return;
     }
+    // An answer asking again for the chunk in flight is a duplicate (of a resent chunk): the chunk
+    // is on its way, and its own answer moves on.
+    if (message.nextOffset === progress.snapshot.offset) return;
     progress.snapshot.offset = message.nextOffset;
     this.sendSnapshotChunk(progress, true);
   }
