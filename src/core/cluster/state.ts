@@ -234,7 +234,7 @@ export class ClusterState {
    * The state as JSON text (what a snapshot holds). The bid history of an auction only ever grows,
    * and its records never change once appended, so the JSON of the history already written is kept
    * between calls and only the lines added since are converted: a snapshot's cost follows what
-   * changed, not the whole history. The text is exactly what JSON.stringify gives for the state.
+   * changed, not the whole history.
    */
   serialize(): string {
     const auctions: string[] = [];
@@ -247,7 +247,11 @@ export class ClusterState {
     );
   }
 
-  /** One auction as JSON.stringify({ ...auction, accepted: [...auction.accepted.values()] }) gives it. */
+  /**
+   * One auction as JSON: its other fields in their order, then `bids` and `accepted` (the values of
+   * the map, in insertion order). A restored auction has its fields in the same order, so a node
+   * that restored a snapshot writes the same text as one that applied the whole log.
+   */
   private auctionJson(auction: Auction): string {
     let history = this.historyJson.get(auction);
     if (
@@ -271,16 +275,9 @@ export class ClusterState {
       history.acceptedJson += (history.accepted > 0 ? "," : "") + JSON.stringify(added).slice(1, -1);
       history.accepted = auction.accepted.size;
     }
-    const fields: string[] = [];
-    for (const [key, value] of Object.entries(auction)) {
-      if (key === "bids") fields.push(`"bids":[${history.bidsJson}]`);
-      else if (key === "accepted") fields.push(`"accepted":[${history.acceptedJson}]`);
-      else {
-        const json = JSON.stringify(value) as string | undefined;
-        if (json !== undefined) fields.push(`${JSON.stringify(key)}:${json}`);
-      }
-    }
-    return `{${fields.join(",")}}`;
+    const { bids: _bids, accepted: _accepted, ...head } = auction;
+    const headJson = JSON.stringify(head);
+    return `${headJson.slice(0, -1)},"bids":[${history.bidsJson}],"accepted":[${history.acceptedJson}]}`;
   }
 
   static restore(data: string, options: StateOptions = {}): ClusterState {
