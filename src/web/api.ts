@@ -78,10 +78,14 @@ interface RequestOptions {
 }
 
 const attemptTimeoutMs = 6000;
+/** How long an owner that did not answer is not tried first: a dead worker's auctions move within seconds. */
+const ownerAvoidMs = 15_000;
 
 export class Api {
   /** The origin of the node running each auction, as the last answer about it said. */
   private readonly owners = new Map<string, string>();
+  /** Owners that did not answer, and until when bids do not try them first (its auctions move). */
+  private readonly avoidUntil = new Map<string, number>();
 
   constructor(
     readonly endpoints: Endpoints,
@@ -155,19 +159,32 @@ export class Api {
     const auctionId = options.auctionId;
     for (let attempt = 0; ; attempt++) {
       const owner = auctionId === undefined ? undefined : this.owners.get(auctionId);
-      const toOwner = attempt === 0 && options.toOwner === true && owner !== undefined;
+      const toOwner =
+        attempt === 0 && options.toOwner === true && owner !== undefined && !this.avoided(owner);
       const url = toOwner ? owner : this.endpoints.current;
       const outcome = await this.attempt(url, method, path, options.body);
       if (auctionId !== undefined) this.noteOwner(auctionId, outcome.owner);
       if (outcome.kind === "answer") return outcome.value as T;
-      // The owner did not take it: forget it (the next answer names the new one) and go on as usual.
-      if (toOwner && outcome.kind !== "failed") this.owners.delete(auctionId!);
-      else if (outcome.kind === "unreachable") this.endpoints.failed(url);
+      // The owner did not take it: forget it (the next answer names the new one) and go on as usual;
+      // one that did not answer at all is not tried first again for a while, so that bids do not
+      // wait for its timeout while its auctions move to another worker.
+      if (toOwner && outcome.kind !== "failed") {
+        this.owners.delete(auctionId!);
+        if (outcome.kind === "unreachable") this.avoidUntil.set(url, Date.now() + ownerAvoidMs);
+      } else if (outcome.kind === "unreachable") this.endpoints.failed(url);
       // A 503 means nothing happened; after no answer or a 504 it may have, so only a repeatable request goes again.
       const retryable = outcome.kind === "unavailable" || (outcome.kind !== "failed" && options.repeatable);
       if (!retryable || Date.now() >= deadline) throw new ApiError(outcome.problem);
       await sleep(Math.min(outcome.retryAfterMs ?? 250 * 2 ** Math.min(attempt, 3), 2000));
     }
+  }
+
+  private avoided(origin: string): boolean {
+    const until = this.avoidUntil.get(origin);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.avoidUntil.delete(origin);
+    return false;
   }
 
   /** Remembers the owner an answer named, if it is one of the cluster's nodes (the token goes there). */

@@ -77,7 +77,7 @@ test("showing an auction teaches its owner too; an owner outside the cluster is 
   );
 });
 
-test("an owner that does not answer is forgotten, and the bid goes to the node in use, same bidId", async () => {
+test("an owner that does not answer is forgotten and not tried first for a while; the bid goes to the node in use, same bidId", async () => {
   let ownerDown = false;
   const bodies: string[] = [];
   const calls = stubFetch((url) => {
@@ -94,10 +94,13 @@ test("an owner that does not answer is forgotten, and the bid goes to the node i
   ownerDown = true;
   await api.bid("a1", { amount: 110, bidId: "b2" });
   await api.bid("a1", { amount: 120, bidId: "b3" });
+  ownerDown = false; // answers name node 2 again, but it is not tried first for a while
+  await api.bid("a1", { amount: 130, bidId: "b4" });
+  await api.bid("a1", { amount: 140, bidId: "b5" });
   assert.deepEqual(
     calls.map((call) => call.url.slice(0, two.length)),
-    [one, two, one, one],
-    "b2 tried the owner, then the node in use; b3 went to the node in use",
+    [one, two, one, one, one, one],
+    "b2 tried the owner, then the node in use; later bids skip the owner that did not answer",
   );
   assert.deepEqual(
     bodies.slice(1, 3).map((body) => (JSON.parse(body) as { bidId: string }).bidId),
