@@ -2,7 +2,7 @@
 // spread over 1,000 auctions, one run; prints bids/s, latency and CPU per bid, and with --profile
 // where each node's time went. `npm run bench` remains the source of BENCHMARKS.md.
 //
-//   npm run bench:headline -- [--nodes 3] [--bidders 64] [--seconds 10] [--to-owner] [--profile]
+//   npm run bench:headline -- [--nodes 3] [--bidders 64] [--seconds 10] [--to-owner] [--profile [--keep-profiles]]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
     "to-owner": { type: "boolean", default: false },
+    "keep-profiles": { type: "boolean", default: false },
   },
 });
 const nodes = Number(values.nodes);
@@ -58,8 +59,6 @@ try {
   }
 } finally {
   await setup.cluster.destroy();
-  if (dir !== null && process.env["GAVEL_KEEP_PROFILES"] === undefined)
-    rmSync(dir, { recursive: true, force: true });
-  if (dir !== null && process.env["GAVEL_KEEP_PROFILES"] !== undefined)
-    console.log(`profiles kept in ${dir}`);
+  if (dir !== null && !values["keep-profiles"]) rmSync(dir, { recursive: true, force: true });
+  if (dir !== null && values["keep-profiles"]) console.log(`profiles kept in ${dir}`);
 }

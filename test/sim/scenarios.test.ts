@@ -258,17 +258,26 @@ test("a fresh node that heard a cluster never bootstraps another, even when cut 
   assert.ok(sim.runUntil(() => status(sim, 4).clusterId === status(sim, 1).clusterId, 10_000));
 });
 
-test("a new node catches up from a snapshot sent in chunks", () => {
-  const { sim, checker, events } = cluster({
+/**
+ * Nodes 1 and 2 with 60 auctions and small snapshots: their logs are compacted, so a node joining
+ * them catches up from a snapshot sent in chunks of 500 characters.
+ */
+function compactedPair(): ReturnType<typeof cluster> {
+  const made = cluster({
     expect: 1,
     snapshotEntriesThreshold: 20,
     snapshotTrailingEntries: 2,
     snapshotChunkChars: 500,
   });
-  start(sim, [1, 2]);
-  assert.ok(sim.runUntil(settledUnder(sim, 2), 10_000));
-  for (let k = 0; k < 60; k++) createAuction(sim, 2, `lot-${k}`);
-  assert.ok(sim.runUntil(() => hasAuction(sim, 1, "lot-59"), 5000));
+  start(made.sim, [1, 2]);
+  assert.ok(made.sim.runUntil(settledUnder(made.sim, 2), 10_000));
+  for (let k = 0; k < 60; k++) createAuction(made.sim, 2, `lot-${k}`);
+  assert.ok(made.sim.runUntil(() => hasAuction(made.sim, 1, "lot-59"), 5000));
+  return made;
+}
+
+test("a new node catches up from a snapshot sent in chunks", () => {
+  const { sim, checker, events } = compactedPair();
   sim.addNode(3);
   assert.ok(sim.runUntil(() => hasAuction(sim, 3, "lot-59"), 20_000));
   assert.ok(events.some(([id, event]) => id === 3 && event.type === "snapshot-installed"));
@@ -279,16 +288,7 @@ test("a new node catches up from a snapshot sent in chunks", () => {
 });
 
 test("a snapshot goes to a slow follower once: one chunk in flight, no resend on every beat", () => {
-  const { sim, checker } = cluster({
-    expect: 1,
-    snapshotEntriesThreshold: 20,
-    snapshotTrailingEntries: 2,
-    snapshotChunkChars: 500,
-  });
-  start(sim, [1, 2]);
-  assert.ok(sim.runUntil(settledUnder(sim, 2), 10_000));
-  for (let k = 0; k < 60; k++) createAuction(sim, 2, `lot-${k}`);
-  assert.ok(sim.runUntil(() => hasAuction(sim, 1, "lot-59"), 5000));
+  const { sim, checker } = compactedPair();
   const chunks: number[] = [];
   sim.observe({
     sent: (message) => message.type === "snapshot-chunk" && message.to === 3 && chunks.push(message.offset),

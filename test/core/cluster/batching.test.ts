@@ -4,25 +4,18 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   append,
-  appendReply,
+  bidRequest,
+  leaderInSync,
   createCommand,
   createRequest,
-  elect,
   member,
   message,
   sentOfType,
 } from "./support.js";
-import type { Input, LogEntry } from "../../../src/core/cluster/types.js";
+import type { LogEntry } from "../../../src/core/cluster/types.js";
 
 test("a batching leader sends the entries of a whole batch in one append per follower", () => {
-  const leader = member({ id: 3, config: { electionJitterMs: 0 }, batching: true });
-  elect(leader, [1, 2]);
-  leader.endBatch();
-  const term = leader.status().term;
-  const start = leader.status().lastIndex;
-  for (const id of [1, 2])
-    leader.step({ type: "message", message: message(id, 3, term, appendReply(true, start)) });
-  leader.endBatch();
+  const { leader, start } = leaderInSync(true);
   const steps = ["a1", "a2", "a3"].flatMap((id) => leader.step(createRequest(id)));
   assert.deepEqual(sentOfType(steps, "append"), [], "nothing leaves before the batch ends");
   const appends = sentOfType(leader.endBatch(), "append");
@@ -35,17 +28,6 @@ test("a batching leader sends the entries of a whole batch in one append per fol
   );
 });
 
-function bid(requestId: string, auctionId: string): Input {
-  return {
-    type: "request",
-    requestId,
-    request: {
-      kind: "auction",
-      command: { type: "place-bid", auctionId, bidder: "ann", bidId: requestId, amount: 5_000, max: null },
-    },
-  };
-}
-
 test("a batching owner proposes the bids of a whole batch, on several auctions, in one message", () => {
   const creations: LogEntry[] = ["lamp", "vase"].map((auctionId, offset) => ({
     index: 2 + offset,
@@ -57,7 +39,7 @@ test("a batching owner proposes the bids of a whole batch, on several auctions, 
   owner.step({ type: "message", message: message(3, 1, 1, append(1, 1, creations, 3)) });
   owner.endBatch();
   assert.equal(owner.status().appliedIndex, 3);
-  const steps = [owner.step(bid("b1", "lamp")), owner.step(bid("b2", "vase"))].flat();
+  const steps = [owner.step(bidRequest("b1", "lamp")), owner.step(bidRequest("b2", "vase"))].flat();
   assert.deepEqual(sentOfType(steps, "owner-proposal"), [], "nothing leaves before the batch ends");
   const proposals = sentOfType(owner.endBatch(), "owner-proposal");
   assert.equal(proposals.length, 1);
@@ -69,12 +51,7 @@ test("a batching owner proposes the bids of a whole batch, on several auctions, 
 });
 
 test("without batching the same steps send at once", () => {
-  const leader = member({ id: 3, config: { electionJitterMs: 0 } });
-  elect(leader, [1, 2]);
-  const term = leader.status().term;
-  const start = leader.status().lastIndex;
-  for (const id of [1, 2])
-    leader.step({ type: "message", message: message(id, 3, term, appendReply(true, start)) });
+  const { leader } = leaderInSync();
   const steps = ["a1", "a2"].flatMap((id) => leader.step(createRequest(id)));
   assert.equal(sentOfType(steps, "append").filter((item) => item.entries.length > 0).length, 4);
 });

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  leaderInSync,
   append,
   appendReply,
   createRequest,
@@ -146,12 +147,7 @@ test("a leader answers a request only once its entry committed, with the state m
 });
 
 test("a follower whose acknowledgement arrives after the commit is told the commit at once", () => {
-  const leader = member({ id: 3, config: { electionJitterMs: 0 } });
-  elect(leader, [1, 2]);
-  const term = leader.status().term;
-  const start = leader.status().lastIndex;
-  for (const id of [1, 2])
-    leader.step({ type: "message", message: message(id, 3, term, appendReply(true, start)) });
+  const { leader, term } = leaderInSync();
   leader.step(createRequest("a1"));
   const index = leader.status().lastIndex;
   leader.step({ type: "message", message: message(1, 3, term, appendReply(true, index)) });

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   appendReply,
+  bidRequest,
   configEntry,
   createCommand,
   elect,
@@ -13,18 +14,7 @@ import {
   sentOfType,
   votersConfig,
 } from "./support.js";
-import type { Input, LogEntry } from "../../../src/core/cluster/types.js";
-
-function bidRequest(requestId: string, auctionId: string): Input {
-  return {
-    type: "request",
-    requestId,
-    request: {
-      kind: "auction",
-      command: { type: "place-bid", auctionId, bidder: "ann", bidId: requestId, amount: 5_000, max: null },
-    },
-  };
-}
+import type { LogEntry } from "../../../src/core/cluster/types.js";
 
 test("a new leader that has not applied its predecessor's last creation does not call the auction unknown", () => {
   // Node 2 led term 1, committed the creation of "lamp" (owned by 2) with node 3's acknowledgement,

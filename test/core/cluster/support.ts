@@ -145,6 +145,34 @@ export function elect(node: ClusterNode, voters: NodeId[], startMs = 0): number 
   return nowMs;
 }
 
+/**
+ * Node 3 elected by voters 1 and 2, both of which then acknowledge its log: a leader whose followers
+ * are in replicate mode. With batching, each phase ends its batch as the driver would.
+ */
+export function leaderInSync(batching = false): { leader: ClusterNode; term: number; start: number } {
+  const leader = member({ id: 3, config: { electionJitterMs: 0 }, batching });
+  elect(leader, [1, 2]);
+  if (batching) leader.endBatch();
+  const term = leader.status().term;
+  const start = leader.status().lastIndex;
+  for (const id of [1, 2])
+    leader.step({ type: "message", message: message(id, 3, term, appendReply(true, start)) });
+  if (batching) leader.endBatch();
+  return { leader, term, start };
+}
+
+/** A client request bidding 5,000 on `auctionId` as ann, with `requestId` as the bid id too. */
+export function bidRequest(requestId: string, auctionId: string): Input {
+  return {
+    type: "request",
+    requestId,
+    request: {
+      kind: "auction",
+      command: { type: "place-bid", auctionId, bidder: "ann", bidId: requestId, amount: 5_000, max: null },
+    },
+  };
+}
+
 /** A client request creating auction `auctionId`. */
 export function createRequest(auctionId: string): Input {
   return {
