@@ -1,8 +1,8 @@
 // The bench's load generator: runs in a child process of its own (forked by bench/load.ts), so its
 // work is measured apart from the bench and does not share an event loop with it. Bidders are async
-// loops over keep-alive HTTP connections (node:http Agent); each answers with counts, latency
+// loops over keep-alive HTTP connections (bench/http-client.ts); each answers with counts, latency
 // percentiles and the CPU the generator itself used.
-import http from "node:http";
+import { HttpClient } from "./http-client.js";
 import { percentiles } from "./stats.js";
 import type { Percentiles } from "./stats.js";
 
@@ -68,48 +68,8 @@ export interface LoadResult {
   ids?: string[];
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
-
-interface Answer {
-  status: number;
-  body: string;
-  /** The auction owner's API URL, when the answer named it (Gavel-Owner). */
-  owner?: string;
-}
-
-function post(url: string, token: string, payload: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(payload),
-          authorization: `Bearer ${token}`,
-        },
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (body += chunk));
-        const owner = res.headers["gavel-owner"];
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body,
-            owner: typeof owner === "string" ? owner : undefined,
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
+const client = new HttpClient();
+const post = (url: string, token: string, payload: string) => client.post(url, token, payload);
 
 /** Counts and latencies of answers that arrive inside the measured window. */
 class Window {
