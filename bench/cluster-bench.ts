@@ -52,6 +52,8 @@ export interface SpreadFigure {
   generatorCores: number;
   /** CPU of all node processes together over the run, in cores. */
   nodeCores: number;
+  /** Each node's share of nodeCores, by node id. */
+  coresByNode: Record<number, number>;
 }
 
 export interface ProfileFigure {
@@ -199,7 +201,8 @@ export async function spreadRun(
     durationMs: settings.durationMs,
   });
   const wallMs = performance.now() - startedAt;
-  const nodeCpuMs = nodes.reduce((total, node, index) => total + cpuMs(node.pid) - cpuBefore[index]!, 0);
+  const cpuUsedMs = nodes.map((node, index) => cpuMs(node.pid) - cpuBefore[index]!);
+  const nodeCpuMs = cpuUsedMs.reduce((total, used) => total + used, 0);
   setup.prices = result.prices!;
   return {
     bidders,
@@ -210,6 +213,7 @@ export async function spreadRun(
     byStatus: result.byStatus,
     generatorCores: result.generatorCores,
     nodeCores: nodeCpuMs / wallMs,
+    coresByNode: Object.fromEntries(nodes.map((node, index) => [node.id, cpuUsedMs[index]! / wallMs])),
   };
 }
 
