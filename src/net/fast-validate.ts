@@ -1,0 +1,262 @@
+// A hand-written fast path beside the zod schemas, for the peer messages that make up nearly all
+// traffic: append (with noop and bid entries), append-reply and owner-proposal (of bids). It returns
+// a message only when it is certain that `messageSchema` accepts the payload, built as zod builds
+// its result (fresh objects, keys in schema order), and `undefined` ("not sure") for anything else,
+// which then goes through zod. It must never accept what zod refuses; it may refuse what zod accepts.
+import type { z } from "zod";
+import { assert } from "../core/assert.js";
+import {
+  AMOUNT_MAX,
+  limits as auctionLimits,
+  placeBidCommandSchema,
+  TIMESTAMP_MAX,
+} from "../core/auction/schemas.js";
+import type { EntryData, LogEntry, Message, OwnerCommandBody } from "../core/cluster/types.js";
+import { clusterIdSchema, peerLimits } from "./schema-parts.js";
+
+type Fields = Record<string, unknown>;
+type Envelope = Pick<Message, "clusterId" | "from" | "to" | "term">;
+type BidBody = Extract<OwnerCommandBody, { type: "place-bid" }>;
+
+/**
+ * The one regex of a string schema. The core does not export its patterns, so they are read from
+ * the schemas (zod keeps each check's definition); a schema with any check besides its length
+ * bounds and one regex stops the process at startup rather than being mirrored wrongly.
+ */
+function patternOf(schema: z.ZodString, name: string): RegExp {
+  const patterns: RegExp[] = [];
+  for (const check of schema._zod.def.checks ?? []) {
+    const definition = check._zod.def as { check: string; format?: string; pattern?: unknown };
+    if (definition.check === "min_length" || definition.check === "max_length") continue;
+    assert(definition.check === "string_format" && definition.format === "regex", `${name}: only a regex`);
+    assert(definition.pattern instanceof RegExp, `${name}: a regex`);
+    patterns.push(definition.pattern);
+  }
+  const pattern = patterns[0];
+  assert(pattern !== undefined && patterns.length === 1, `${name}: exactly one regex`);
+  // zod resets lastIndex before each test; without these flags test() keeps no state anyway.
+  assert(!pattern.global && !pattern.sticky, `${name}: a stateless regex`);
+  return pattern;
+}
+
+const clusterIdPattern = patternOf(clusterIdSchema, "clusterId");
+const auctionIdPattern = patternOf(placeBidCommandSchema.shape.auctionId, "auctionId");
+const bidIdPattern = patternOf(placeBidCommandSchema.shape.bidId, "bidId");
+const bidderPattern = patternOf(placeBidCommandSchema.shape.bidder, "bidder");
+
+const envelopeKeys = ["clusterId", "from", "to", "term"];
+
+/** The payload as a message, if it is one of the covered shapes and certainly valid; else undefined. */
+export function fastValidateMessage(payload: unknown): Message | undefined {
+  if (!isObject(payload)) return undefined;
+  switch (payload["type"]) {
+    case "append":
+      return append(payload);
+    case "append-reply":
+      return appendReply(payload);
+    case "owner-proposal":
+      return ownerProposal(payload);
+    default:
+      return undefined;
+  }
+}
+
+const appendKeys = new Set([
+  ...envelopeKeys,
+  "type",
+  "prevIndex",
+  "prevTerm",
+  "entries",
+  "commitIndex",
+  "leaderTimeMs",
+  "clockDeviationMs",
+  "readSeq",
+]);
+
+function append(object: Fields): Message | undefined {
+  if (!hasExactly(object, appendKeys)) return undefined;
+  const head = envelope(object);
+  const { prevIndex, prevTerm, commitIndex, leaderTimeMs, clockDeviationMs, readSeq } = object;
+  if (head === undefined || !isCount(prevIndex) || !isCount(prevTerm) || !isCount(commitIndex))
+    return undefined;
+  if (!isClockMs(leaderTimeMs) || !isCount(readSeq)) return undefined;
+  if (clockDeviationMs !== null && !isClockDeviationMs(clockDeviationMs)) return undefined;
+  const entries = listOf(object["entries"], logEntry);
+  if (entries === undefined) return undefined;
+  return {
+    ...head,
+    type: "append",
+    prevIndex,
+    prevTerm,
+    entries,
+    commitIndex,
+    leaderTimeMs,
+    clockDeviationMs,
+    readSeq,
+  };
+}
+
+const appendReplyKeys = new Set([
+  ...envelopeKeys,
+  "type",
+  "success",
+  "matchIndex",
+  "rejectedIndex",
+  "hintIndex",
+  "echoTimeMs",
+  "followerTimeMs",
+  "readSeq",
+]);
+
+function appendReply(object: Fields): Message | undefined {
+  if (!hasExactly(object, appendReplyKeys)) return undefined;
+  const head = envelope(object);
+  const { success, matchIndex, rejectedIndex, hintIndex, echoTimeMs, followerTimeMs, readSeq } = object;
+  if (head === undefined || typeof success !== "boolean") return undefined;
+  if (!isCount(matchIndex) || !isCount(rejectedIndex) || !isCount(hintIndex) || !isCount(readSeq))
+    return undefined;
+  if (!isClockMs(echoTimeMs) || !isClockMs(followerTimeMs)) return undefined;
+  return {
+    ...head,
+    type: "append-reply",
+    success,
+    matchIndex,
+    rejectedIndex,
+    hintIndex,
+    echoTimeMs,
+    followerTimeMs,
+    readSeq,
+  };
+}
+
+const ownerProposalKeys = new Set([...envelopeKeys, "type", "entries"]);
+
+function ownerProposal(object: Fields): Message | undefined {
+  if (!hasExactly(object, ownerProposalKeys)) return undefined;
+  const head = envelope(object);
+  const entries = listOf(object["entries"], auctionData);
+  if (head === undefined || entries === undefined) return undefined;
+  return { ...head, type: "owner-proposal", entries };
+}
+
+/** The fields every message carries, checked (the caller has checked the key set). */
+function envelope(object: Fields): Envelope | undefined {
+  const { clusterId, from, to, term } = object;
+  if (clusterId !== null && !isText(clusterId, peerLimits.clusterIdLength, clusterIdPattern))
+    return undefined;
+  if (!isPositiveInt(from) || !isPositiveInt(to) || !isCount(term)) return undefined;
+  return { clusterId, from, to, term };
+}
+
+const logEntryKeys = new Set(["index", "term", "timestampMs", "data"]);
+
+function logEntry(value: unknown): LogEntry | undefined {
+  if (!isObject(value) || !hasExactly(value, logEntryKeys)) return undefined;
+  const { index, term, timestampMs } = value;
+  if (!isCount(index) || !isCount(term) || !isTimestamp(timestampMs)) return undefined;
+  const data = entryData(value["data"]);
+  if (data === undefined) return undefined;
+  return { index, term, timestampMs, data };
+}
+
+const noopKeys = new Set(["kind"]);
+
+/** A noop, or an auction entry of a bid; any other kind is left to zod. */
+function entryData(value: unknown): EntryData | undefined {
+  if (isObject(value) && value["kind"] === "noop")
+    return hasExactly(value, noopKeys) ? { kind: "noop" } : undefined;
+  return auctionData(value);
+}
+
+const auctionKeys = new Set(["kind", "command", "owner", "epoch", "ref"]);
+
+/** An "auction" entry's data whose command is a bid; any other command or kind is left to zod. */
+function auctionData(value: unknown): EntryData | undefined {
+  if (!isObject(value) || value["kind"] !== "auction" || !hasExactly(value, auctionKeys)) return undefined;
+  const { owner, epoch, ref } = value;
+  if (!isPositiveInt(owner) || !isPositiveInt(epoch) || !isText(ref, peerLimits.refLength)) return undefined;
+  const command = bidBody(value["command"]);
+  if (command === undefined) return undefined;
+  return { kind: "auction", command, owner, epoch, ref };
+}
+
+const bidKeys = new Set(["type", "auctionId", "bidder", "bidId", "amount", "max"]);
+
+/** A place-bid command as an owner proposes it (no timestamp). */
+function bidBody(value: unknown): BidBody | undefined {
+  if (!isObject(value) || value["type"] !== "place-bid" || !hasExactly(value, bidKeys)) return undefined;
+  const { auctionId, bidder, bidId, amount, max } = value;
+  if (!isText(auctionId, auctionLimits.idLength, auctionIdPattern)) return undefined;
+  if (!isText(bidId, auctionLimits.idLength, bidIdPattern)) return undefined;
+  if (!isText(bidder, auctionLimits.nameLength, bidderPattern)) return undefined;
+  if (!isAmount(amount) || (max !== null && !isAmount(max))) return undefined;
+  return { type: "place-bid", auctionId, bidder, bidId, amount, max };
+}
+
+/** A fresh array of the checked items, if `value` is an array of at most entriesPerMessageMax that all pass. */
+function listOf<T>(value: unknown, item: (value: unknown) => T | undefined): T[] | undefined {
+  if (!Array.isArray(value) || value.length > peerLimits.entriesPerMessageMax) return undefined;
+  const items: T[] = [];
+  for (const element of value as unknown[]) {
+    const checked = item(element);
+    if (checked === undefined) return undefined;
+    items.push(checked);
+  }
+  return items;
+}
+
+/**
+ * Whether the keys `for...in` yields (as zod's strict objects enumerate them) are exactly `keys`:
+ * each one of them, and as many. A JSON `__proto__` key is an own key and is not in any set.
+ */
+function hasExactly(object: Fields, keys: ReadonlySet<string>): boolean {
+  let count = 0;
+  for (const key in object) {
+    if (!keys.has(key)) return false;
+    count++;
+  }
+  return count === keys.size;
+}
+
+/** As zod's object check: anything non-null of type "object" but an array. */
+function isObject(value: unknown): value is Fields {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A string of 1..lengthMax UTF-16 units (zod counts .length), matching `pattern` if given. */
+function isText(value: unknown, lengthMax: number, pattern?: RegExp): value is string {
+  if (typeof value !== "string" || value.length < 1 || value.length > lengthMax) return false;
+  return pattern === undefined || pattern.test(value);
+}
+
+/** indexSchema, termSchema, countSchema: z.int().nonnegative(), and z.int() takes safe integers only. */
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** nodeIdSchema, epochSchema: z.int().positive(). */
+function isPositiveInt(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+}
+
+/** timestampSchema: z.int().nonnegative().max(TIMESTAMP_MAX). */
+function isTimestamp(value: unknown): value is number {
+  return isCount(value) && value <= TIMESTAMP_MAX;
+}
+
+/** amountSchema: z.number().int().positive().max(AMOUNT_MAX). */
+function isAmount(value: unknown): value is number {
+  return isPositiveInt(value) && value <= AMOUNT_MAX;
+}
+
+/** clockMsSchema: a finite number in 0..TIMESTAMP_MAX, not necessarily whole. */
+function isClockMs(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= TIMESTAMP_MAX;
+}
+
+/** clockDeviationMsSchema: a finite number in -TIMESTAMP_MAX..TIMESTAMP_MAX. */
+function isClockDeviationMs(value: unknown): value is number {
+  return (
+    typeof value === "number" && Number.isFinite(value) && value >= -TIMESTAMP_MAX && value <= TIMESTAMP_MAX
+  );
+}

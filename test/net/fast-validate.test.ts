@@ -1,0 +1,449 @@
+// The hand-written fast path for append, append-reply and owner-proposal against zod, its oracle:
+// whatever it accepts, zod accepts with the same result (deep-equal and the same JSON text); it
+// accepts every valid message of the shapes it covers and leaves every other entry kind to zod.
+// Valid messages with realistic bids are generated and then mutated at any depth (keys dropped or
+// added, __proto__ included, wrong types, bounds crossed by one); the seed is printed and
+// GAVEL_FUZZ_SEED=<n> replays it. Takes two to four seconds.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import {
+  AMOUNT_MAX,
+  limits as auctionLimits,
+  TIMESTAMP_MAX,
+  userNameSchema,
+} from "../../src/core/auction/schemas.js";
+import type { EntryData, LogEntry, Message } from "../../src/core/cluster/types.js";
+import { decodeMessage, PROTOCOL_VERSION } from "../../src/net/envelope.js";
+import { fastValidateMessage } from "../../src/net/fast-validate.js";
+import { messageSchema, peerLimits } from "../../src/net/schemas.js";
+import { fuzzParameters, mutatedJson, mutation } from "./fuzz-support.js";
+import type { Mutation } from "./fuzz-support.js";
+import { clusterId as sampleClusterId, createBody, sampleBodies } from "./support.js";
+
+// ---- Valid messages of the covered shapes.
+
+const identifierUnits = [..."ABCXYZabcxyz0189._:-"];
+const identifier = (lengthMax: number) =>
+  fc.string({ unit: fc.constantFrom(...identifierUnits), minLength: 1, maxLength: lengthMax });
+
+const bidderName = fc.oneof(
+  fc.integer({ min: 0, max: 999 }).map((n) => `bidder-${n}`),
+  fc
+    .string({ unit: fc.constantFrom(..."ab zÉü漢-'"), minLength: 1, maxLength: auctionLimits.nameLength })
+    .filter((name) => userNameSchema.safeParse(name).success),
+);
+
+const positive = fc.oneof(fc.integer({ min: 1, max: 7 }), fc.constant(Number.MAX_SAFE_INTEGER));
+const count = fc.oneof(fc.nat({ max: 1_000_000 }), fc.constantFrom(0, Number.MAX_SAFE_INTEGER));
+const timestamp = fc.oneof(
+  fc.integer({ min: 1_700_000_000_000, max: 1_800_000_000_000 }),
+  fc.constantFrom(0, TIMESTAMP_MAX),
+);
+const clockMs = fc.oneof(fc.double({ min: 0, max: TIMESTAMP_MAX, noNaN: true }), timestamp);
+const clockDeviationMs = fc.oneof(
+  fc.constant(null),
+  fc.double({ min: -TIMESTAMP_MAX, max: TIMESTAMP_MAX, noNaN: true }),
+);
+const amount = fc.oneof(fc.integer({ min: 1, max: 1_000_000 }), fc.constantFrom(1, AMOUNT_MAX));
+
+const bidData: fc.Arbitrary<EntryData> = fc.record({
+  kind: fc.constant("auction" as const),
+  command: fc.record({
+    type: fc.constant("place-bid" as const),
+    auctionId: identifier(auctionLimits.idLength),
+    bidder: bidderName,
+    bidId: identifier(auctionLimits.idLength),
+    amount,
+    max: fc.oneof(fc.constant(null), amount),
+  }),
+  owner: positive,
+  epoch: positive,
+  ref: fc.string({ minLength: 1, maxLength: peerLimits.refLength }),
+});
+
+const entryData = fc.oneof(
+  { weight: 1, arbitrary: fc.constant<EntryData>({ kind: "noop" }) },
+  { weight: 6, arbitrary: bidData },
+);
+
+const logEntry: fc.Arbitrary<LogEntry> = fc.record({
+  index: count,
+  term: count,
+  timestampMs: timestamp,
+  data: entryData,
+});
+
+// The envelope fields come last, unlike the schema, so results cannot follow the input's key order.
+const envelopeFields = fc.record({
+  clusterId: fc.oneof(
+    fc.constant(null),
+    fc.constant(sampleClusterId),
+    identifier(peerLimits.clusterIdLength),
+  ),
+  from: positive,
+  to: positive,
+  term: count,
+});
+
+function withEnvelope<T extends object>(body: fc.Arbitrary<T>): fc.Arbitrary<Message> {
+  return fc
+    .tuple(body, envelopeFields)
+    .map(([fields, head]) => ({ ...fields, ...head }) as unknown as Message);
+}
+
+const append = withEnvelope(
+  fc.record({
+    type: fc.constant("append" as const),
+    prevIndex: count,
+    prevTerm: count,
+    entries: fc.array(logEntry, { maxLength: 12 }),
+    commitIndex: count,
+    leaderTimeMs: clockMs,
+    clockDeviationMs,
+    readSeq: count,
+  }),
+);
+
+const appendReply = withEnvelope(
+  fc.record({
+    type: fc.constant("append-reply" as const),
+    success: fc.boolean(),
+    matchIndex: count,
+    rejectedIndex: count,
+    hintIndex: count,
+    echoTimeMs: clockMs,
+    followerTimeMs: clockMs,
+    readSeq: count,
+  }),
+);
+
+const ownerProposal = withEnvelope(
+  fc.record({ type: fc.constant("owner-proposal" as const), entries: fc.array(bidData, { maxLength: 12 }) }),
+);
+
+const coveredMessage = fc.oneof(append, appendReply, ownerProposal);
+
+// ---- Mutations, aimed at the message itself, one of its entries, that entry's data or its bid.
+
+/** Values just inside and just outside the bounds the schemas set. */
+const boundaryValues: Extract<Mutation, { kind: "replace" }>["value"][] = [
+  0,
+  1,
+  -1,
+  0.5,
+  TIMESTAMP_MAX,
+  TIMESTAMP_MAX + 1,
+  TIMESTAMP_MAX + 0.5,
+  -TIMESTAMP_MAX,
+  -TIMESTAMP_MAX - 1,
+  AMOUNT_MAX,
+  AMOUNT_MAX + 1,
+  Number.MAX_SAFE_INTEGER,
+  Number.MAX_SAFE_INTEGER + 1,
+  "",
+  " ",
+  "x".repeat(auctionLimits.idLength),
+  "x".repeat(auctionLimits.idLength + 1),
+  "x".repeat(peerLimits.refLength),
+  "x".repeat(peerLimits.refLength + 1),
+  "x".repeat(auctionLimits.nameLength),
+  "x".repeat(auctionLimits.nameLength + 1),
+  "x".repeat(peerLimits.clusterIdLength),
+  "x".repeat(peerLimits.clusterIdLength + 1),
+  " bea",
+  "bea ",
+  "b\u0000a",
+  "a/b",
+  "é",
+  "__proto__",
+  "noop",
+  "auction",
+  "place-bid",
+  "cancel-auction",
+  null,
+  true,
+  [],
+  {},
+];
+
+/** What to do; its path is replaced by an aimed one. */
+const mutationKind: fc.Arbitrary<Mutation> = fc.oneof(
+  mutation,
+  fc.record({
+    kind: fc.constant("replace" as const),
+    path: fc.constant<number[]>([]),
+    value: fc.constantFrom(...boundaryValues),
+  }),
+  fc.record({
+    kind: fc.constant("add-key" as const),
+    path: fc.constant<number[]>([]),
+    key: fc.constantFrom("__proto__", "extra"),
+    value: fc.constantFrom(null, 1, "x"),
+  }),
+  fc.record({ kind: fc.constant("remove" as const), path: fc.constant<number[]>([]) }),
+);
+
+/** Where: how far down the route to an entry's bid, which entry, and then a few free choices. */
+interface Aim {
+  depth: number;
+  entry: number;
+  suffix: number[];
+}
+
+const aim: fc.Arbitrary<Aim> = fc.record({
+  depth: fc.nat({ max: 4 }),
+  entry: fc.nat(),
+  suffix: fc.array(fc.nat(), { maxLength: 2 }),
+});
+
+/**
+ * The path of choices (child positions, as mutatedJson reads them) down to the message itself, one
+ * of its entries, that entry's data or its command, followed by the aim's free choices.
+ */
+function aimedPath(message: Message, { depth, entry, suffix }: Aim): number[] {
+  const route = message.type === "append" ? ["entries", "#", "data", "command"] : ["entries", "#", "command"];
+  const path: number[] = [];
+  let node: unknown = message;
+  for (const step of route.slice(0, depth)) {
+    if (node === null || typeof node !== "object") break;
+    const keys = Object.keys(node);
+    const key = step === "#" ? String(entry % Math.max(1, keys.length)) : step;
+    if (!keys.includes(key)) break;
+    path.push(keys.indexOf(key));
+    node = (node as Record<string, unknown>)[key];
+  }
+  return [...path, ...suffix];
+}
+
+function aimed(message: Message, steps: readonly [Mutation, Aim][]): Mutation[] {
+  return steps.map(([step, where]) => ("path" in step ? { ...step, path: aimedPath(message, where) } : step));
+}
+
+// ---- Checks.
+
+interface Tally {
+  mutated: number;
+  rejectedByZod: number;
+  acceptedByFastPath: number;
+}
+
+/**
+ * Checks one payload, given as JSON text (so `__proto__` keys survive): if the fast path answers,
+ * zod accepts and gives the same value and text; decodeMessage agrees with zod either way.
+ */
+function checkAgainstZod(text: string): { zodOk: boolean; fastOk: boolean } | null {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    return null; // cut short or NaN: refused before validation
+  }
+  const fast = fastValidateMessage(payload);
+  const zod = messageSchema.safeParse(JSON.parse(text));
+  if (fast !== undefined) {
+    assert.ok(zod.success, `the fast path accepted what zod refuses: ${text.slice(0, 300)}`);
+    assert.deepStrictEqual(fast, zod.data);
+    assert.equal(JSON.stringify(fast), JSON.stringify(zod.data));
+  }
+  const decoded = decodeMessage(Buffer.from(`{"v":${PROTOCOL_VERSION},"m":${text}}`, "utf8"));
+  if (zod.success) assert.deepStrictEqual(decoded, { ok: true, value: zod.data });
+  else assert.equal(decoded.ok, false);
+  return { zodOk: zod.success, fastOk: fast !== undefined };
+}
+
+test("the fast path accepts every valid append, append-reply and owner-proposal, as zod does", () => {
+  fc.assert(
+    fc.property(coveredMessage, (message) => {
+      const outcome = checkAgainstZod(JSON.stringify(message));
+      assert.deepEqual(outcome, { zodOk: true, fastOk: true });
+    }),
+    fuzzParameters("fast path on valid messages", 1000),
+  );
+});
+
+test("mutated messages: whatever the fast path accepts, zod accepts with the same result", () => {
+  const tally: Tally = { mutated: 0, rejectedByZod: 0, acceptedByFastPath: 0 };
+  fc.assert(
+    fc.property(
+      coveredMessage,
+      fc.array(fc.tuple(mutationKind, aim), { minLength: 1, maxLength: 3 }),
+      (message, steps) => {
+        const outcome = checkAgainstZod(mutatedJson(message, aimed(message, steps)));
+        if (outcome === null) return;
+        tally.mutated++;
+        if (!outcome.zodOk) tally.rejectedByZod++;
+        if (outcome.fastOk) tally.acceptedByFastPath++;
+      },
+    ),
+    fuzzParameters("fast path on mutated messages", 3000),
+  );
+  console.log(
+    `# mutated ${tally.mutated}: zod refused ${tally.rejectedByZod}, fast path took ${tally.acceptedByFastPath}`,
+  );
+  // Not vacuous: most mutations make a message invalid, and some leave it valid and fast.
+  assert.ok(tally.rejectedByZod >= tally.mutated * 0.4, "a good share of mutations are refused by zod");
+  assert.ok(tally.acceptedByFastPath > 0, "some mutated messages stay valid and take the fast path");
+});
+
+/** Fixed valid messages of the covered shapes, every field set (clockDeviationMs and max not null). */
+function fixedMessages(): Message[] {
+  const bid = {
+    type: "place-bid",
+    auctionId: "lot-7",
+    bidder: "Zoë Müller",
+    bidId: "b.1:x",
+    amount: 1250,
+    max: 2000,
+  };
+  const data = { kind: "auction", command: bid, owner: 2, epoch: 3, ref: "2.9.1" };
+  const head = { clusterId: sampleClusterId, from: 3, to: 1, term: 4 };
+  const bodies = [
+    {
+      type: "append",
+      prevIndex: 10,
+      prevTerm: 4,
+      entries: [
+        { index: 11, term: 4, timestampMs: 1_700_000_000_000, data: { kind: "noop" } },
+        { index: 12, term: 4, timestampMs: 1_700_000_000_001, data },
+      ],
+      commitIndex: 10,
+      leaderTimeMs: 12.5,
+      clockDeviationMs: -3.25,
+      readSeq: 9,
+    },
+    {
+      type: "append-reply",
+      success: false,
+      matchIndex: 12,
+      rejectedIndex: 10,
+      hintIndex: 8,
+      echoTimeMs: 12.5,
+      followerTimeMs: 14,
+      readSeq: 9,
+    },
+    { type: "owner-proposal", entries: [data, { ...data, command: { ...bid, bidId: "b2", max: null } }] },
+  ];
+  return bodies.map((body) => ({ ...head, ...body }) as unknown as Message);
+}
+
+/** Every path of child positions (as mutatedJson reads them) in `value`, containers included. */
+function indexPaths(value: unknown, prefix: number[] = []): number[][] {
+  if (value === null || typeof value !== "object") return [];
+  return Object.values(value).flatMap((child: unknown, position) => [
+    [...prefix, position],
+    ...indexPaths(child, [...prefix, position]),
+  ]);
+}
+
+test("every field set to each boundary value, removed, or joined by an extra key: the fast path decides as zod does", () => {
+  let checked = 0;
+  let refused = 0;
+  for (const message of fixedMessages()) {
+    assert.deepEqual(checkAgainstZod(JSON.stringify(message)), { zodOk: true, fastOk: true });
+    for (const path of [[], ...indexPaths(message)]) {
+      const steps: Mutation[] = [
+        { kind: "remove", path },
+        { kind: "add-key", path, key: "__proto__", value: null },
+        { kind: "add-key", path, key: "extra", value: 1 },
+        ...boundaryValues.map((value) => ({ kind: "replace" as const, path, value })),
+      ];
+      for (const step of steps) {
+        const outcome = checkAgainstZod(mutatedJson(message, [step]));
+        assert.ok(outcome !== null);
+        // One change leaves the message of a covered shape (or invalid): the fast path takes all that is valid.
+        assert.equal(outcome.fastOk, outcome.zodOk, JSON.stringify(step).slice(0, 200));
+        checked++;
+        if (!outcome.zodOk) refused++;
+      }
+    }
+  }
+  assert.ok(refused >= checked * 0.5, `zod refused ${refused} of ${checked}`);
+});
+
+/** Valid entry data the fast path does not cover: every other kind, and owner commands other than bids. */
+const otherData: EntryData[] = [
+  ...sampleBodies().flatMap((body) =>
+    body.type === "owner-proposal"
+      ? body.entries.filter((data) => data.kind !== "noop" && data.kind !== "auction")
+      : [],
+  ),
+  { kind: "create", command: createBody, owner: 2 },
+  {
+    kind: "auction",
+    command: { type: "cancel-auction", auctionId: "a1", by: "sam" },
+    owner: 2,
+    epoch: 1,
+    ref: "r",
+  },
+  { kind: "auction", command: { type: "close-auction", auctionId: "a1" }, owner: 2, epoch: 1, ref: "r" },
+  { kind: "session-end", tokenHash: "ab12" },
+  { kind: "worker-state", id: 3, drained: true },
+];
+
+test("an entry of any other kind leaves the message to zod, which accepts it", () => {
+  assert.ok(otherData.length >= 6);
+  const withOther = fc.tuple(fc.oneof(append, ownerProposal), fc.constantFrom(...otherData), fc.nat());
+  fc.assert(
+    fc.property(withOther, ([message, data, at]) => {
+      const changed = structuredClone(message) as Message & { entries: unknown[] };
+      const other = changed.type === "append" ? { index: 1, term: 1, timestampMs: 5, data } : data;
+      changed.entries.splice(at % (changed.entries.length + 1), 0, other);
+      assert.deepEqual(checkAgainstZod(JSON.stringify(changed)), { zodOk: true, fastOk: false });
+    }),
+    fuzzParameters("fast path leaves other entries to zod", 300),
+  );
+  const noopProposal = {
+    type: "owner-proposal",
+    entries: [{ kind: "noop" }],
+    clusterId: null,
+    from: 1,
+    to: 2,
+    term: 1,
+  };
+  assert.deepEqual(checkAgainstZod(JSON.stringify(noopProposal)), { zodOk: true, fastOk: false });
+});
+
+test("a __proto__ key at any level makes the fast path step aside, and zod refuses", () => {
+  const bid = '{"type":"place-bid","auctionId":"a1","bidder":"bea","bidId":"b1","amount":5,"max":null}';
+  const data = `{"kind":"auction","command":${bid},"owner":2,"epoch":1,"ref":"r"}`;
+  const entry = `{"index":1,"term":1,"timestampMs":5,"data":${data}}`;
+  const head = '"clusterId":null,"from":1,"to":2,"term":1,"type":"append","prevIndex":0,"prevTerm":0';
+  const tail = '"commitIndex":0,"leaderTimeMs":1,"clockDeviationMs":null,"readSeq":0';
+  const valid = `{${head},"entries":[${entry}],${tail}}`;
+  assert.deepEqual(checkAgainstZod(valid), { zodOk: true, fastOk: true });
+  const polluted = [
+    valid.replace('"clusterId"', '"__proto__":{},"clusterId"'),
+    valid.replace('"index"', '"__proto__":null,"index"'),
+    valid.replace('"kind"', '"__proto__":{"polluted":true},"kind"'),
+    valid.replace('"type":"place-bid"', '"type":"place-bid","__proto__":1'),
+  ];
+  for (const text of polluted) assert.deepEqual(checkAgainstZod(text), { zodOk: false, fastOk: false }, text);
+});
+
+test("entries up to the peer limit take the fast path; one more is refused", () => {
+  const proposal = (entries: number) => ({
+    type: "owner-proposal",
+    entries: Array.from({ length: entries }, (_, i) => ({
+      kind: "auction",
+      command: {
+        type: "place-bid",
+        auctionId: "a1",
+        bidder: "bea",
+        bidId: `b${i}`,
+        amount: 1 + i,
+        max: null,
+      },
+      owner: 2,
+      epoch: 1,
+      ref: `r${i}`,
+    })),
+    clusterId: sampleClusterId,
+    from: 1,
+    to: 2,
+    term: 3,
+  });
+  const limit = peerLimits.entriesPerMessageMax;
+  assert.deepEqual(checkAgainstZod(JSON.stringify(proposal(limit))), { zodOk: true, fastOk: true });
+  assert.deepEqual(checkAgainstZod(JSON.stringify(proposal(limit + 1))), { zodOk: false, fastOk: false });
+});
