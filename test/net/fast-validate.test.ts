@@ -279,7 +279,7 @@ test("mutated messages: whatever the fast path accepts, zod accepts with the sam
     fuzzParameters("fast path on mutated messages", 3000),
   );
   console.log(
-    `# mutated ${tally.mutated}: zod refused ${tally.rejectedByZod}, fast path took ${tally.acceptedByFastPath}`,
+    `mutated ${tally.mutated}: zod refused ${tally.rejectedByZod}, fast path took ${tally.acceptedByFastPath}`,
   );
   // Not vacuous: most mutations make a message invalid, and some leave it valid and fast.
   assert.ok(tally.rejectedByZod >= tally.mutated * 0.4, "a good share of mutations are refused by zod");
