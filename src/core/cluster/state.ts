@@ -52,13 +52,23 @@ export interface StateOptions {
   fencing?: boolean;
 }
 
-/** An auction's bid history as JSON, as far as it was serialized: `bids` records and `accepted` bids. */
+/**
+ * An auction's bid history as JSON, as far as it was converted: the first `bids` records and the
+ * first `accepted` accepted bids, and the accepted bids applied since, in order (`added`).
+ */
 interface HistoryJson {
   bids: number;
   bidsJson: string;
   accepted: number;
   acceptedJson: string;
+  added: AcceptedBid[];
 }
+
+/**
+ * History records converted to JSON as they are applied, this many at a time (see serialize): a
+ * snapshot then converts at most this many per auction, instead of everything since the last one.
+ */
+const historyChunk = 16;
 
 interface SerializedState {
   appliedIndex: LogIndex;
@@ -151,7 +161,12 @@ export class ClusterState {
     if (stale && this.fencing) return { kind: "fenced", auctionId, current };
     // The leader's stamp is the command's time: every replica decides "before close?" alike.
     const result = this.execute({ ...data.command, timestampMs });
-    const ended = this.book.get(auctionId)?.phase !== "active";
+    const auction = this.book.get(auctionId);
+    if (auction !== undefined && result.kind === "auction" && result.outcome.ok) {
+      this.noteAccepted(auction, result.outcome.events);
+      this.convertHistory(auction, historyChunk);
+    }
+    const ended = auction?.phase !== "active";
     if (ended && current !== null) this.track(current.owner, auctionId, false);
     return result;
   }
@@ -232,52 +247,111 @@ export class ClusterState {
 
   /**
    * The state as JSON text (what a snapshot holds). The bid history of an auction only ever grows,
-   * and its records never change once appended, so the JSON of the history already written is kept
-   * between calls and only the lines added since are converted: a snapshot's cost follows what
-   * changed, not the whole history.
+   * and its records never change once appended, so each auction keeps the JSON of its history:
+   * records are converted as they are applied, `historyChunk` at a time, and a snapshot converts
+   * only the few still waiting. Its cost follows the number of auctions, not the bids since the
+   * last one (which took tens of milliseconds of a node's event loop at each snapshot).
    */
   serialize(): string {
-    const auctions: string[] = [];
-    for (const auction of this.book.auctions.values()) auctions.push(this.auctionJson(auction));
-    return (
+    // One join of every part: the text is copied once, into a flat string that its readers (the
+    // snapshot file, the chunks sent to a follower) slice without copying it all again.
+    const parts = [
       `{"appliedIndex":${JSON.stringify(this.appliedIndex)},"config":${JSON.stringify(this.config)}` +
-      `,"lastTimestampMs":${JSON.stringify(this.book.lastTimestampMs)},"auctions":[${auctions.join(",")}]` +
-      `,"assignments":${JSON.stringify([...this.assignments])},"users":${JSON.stringify([...this.users.values()])}` +
-      `,"drained":${JSON.stringify([...this.drained])}}`
+        `,"lastTimestampMs":${JSON.stringify(this.book.lastTimestampMs)},"auctions":[`,
+    ];
+    // Where each auction's history went in `parts`: its bids at `at`, its accepted bids at `at + 2`.
+    const placed: { history: HistoryJson; at: number }[] = [];
+    for (const auction of this.book.auctions.values()) {
+      if (parts.length > 1) parts.push(",");
+      placed.push(this.auctionJson(auction, parts));
+    }
+    parts.push(
+      `],"assignments":${JSON.stringify([...this.assignments])},"users":${JSON.stringify([...this.users.values()])}` +
+        `,"drained":${JSON.stringify([...this.drained])}}`,
     );
+    const text = parts.join("");
+    // Each kept history becomes a slice of the flat text (a view, no copy): the next join copies
+    // it at memory speed, where the pieces it was built from would be walked one by one.
+    let offset = 0;
+    let part = 0;
+    for (const { history, at } of placed) {
+      for (; part < at; part++) offset += parts[part]!.length;
+      history.bidsJson = text.slice(offset, offset + history.bidsJson.length);
+      const acceptedAt = offset + history.bidsJson.length + parts[at + 1]!.length;
+      history.acceptedJson = text.slice(acceptedAt, acceptedAt + history.acceptedJson.length);
+    }
+    return text;
   }
 
   /**
-   * One auction as JSON: its other fields in their order, then `bids` and `accepted` (the values of
+   * One auction's JSON, added to `parts`: its other fields in their order, then `bids` and `accepted` (the values of
    * the map, in insertion order). A restored auction has its fields in the same order, so a node
    * that restored a snapshot writes the same text as one that applied the whole log.
    */
-  private auctionJson(auction: Auction): string {
+  private auctionJson(auction: Auction, parts: string[]): { history: HistoryJson; at: number } {
+    const history = this.convertHistory(auction, 1);
+    const { bids: _bids, accepted: _accepted, ...head } = auction;
+    const headJson = JSON.stringify(head);
+    const at = parts.length + 2;
+    parts.push(
+      headJson.slice(0, -1),
+      ',"bids":[',
+      history.bidsJson,
+      '],"accepted":[',
+      history.acceptedJson,
+      "]}",
+    );
+    return { history, at };
+  }
+
+  /** The auction's history JSON, kept between calls (a fresh one if the kept one does not fit). */
+  private historyOf(auction: Auction): HistoryJson {
     let history = this.historyJson.get(auction);
     if (
       history === undefined ||
       history.bids > auction.bids.length ||
-      history.accepted > auction.accepted.size
+      history.accepted + history.added.length > auction.accepted.size
     ) {
-      history = { bids: 0, bidsJson: "", accepted: 0, acceptedJson: "" };
+      history = { bids: 0, bidsJson: "", accepted: 0, acceptedJson: "", added: [] };
       this.historyJson.set(auction, history);
     }
-    if (history.bids < auction.bids.length) {
+    return history;
+  }
+
+  /** Notes the accepted bids an applied command added (the map's last values, in the events' order). */
+  private noteAccepted(auction: Auction, events: readonly AuctionEvent[]): void {
+    const history = this.historyOf(auction);
+    for (const event of events) {
+      if (event.type !== "bid-accepted") continue;
+      const accepted = auction.accepted.get(bidKey(event.bidder, event.bidId));
+      if (accepted !== undefined) history.added.push(accepted);
+    }
+  }
+
+  /** Converts the history records not yet in JSON, once at least `atLeast` of either kind wait. */
+  private convertHistory(auction: Auction, atLeast: number): HistoryJson {
+    const history = this.historyOf(auction);
+    if (auction.bids.length - history.bids >= atLeast) {
       // One call for all the new records: the array's text without its brackets.
       const added = JSON.stringify(auction.bids.slice(history.bids)).slice(1, -1);
       history.bidsJson += (history.bids > 0 ? "," : "") + added;
       history.bids = auction.bids.length;
     }
-    if (history.accepted < auction.accepted.size) {
-      const added: AcceptedBid[] = [];
-      let position = 0;
-      for (const bid of auction.accepted.values()) if (position++ >= history.accepted) added.push(bid);
+    const waiting = auction.accepted.size - history.accepted;
+    if (waiting >= atLeast && waiting > 0) {
+      // The noted bids are the map's last ones when the counts agree; else (a restored auction,
+      // whose earlier bids were never noted) the map is walked once.
+      let added = history.added;
+      if (added.length !== waiting) {
+        added = [];
+        let position = 0;
+        for (const bid of auction.accepted.values()) if (position++ >= history.accepted) added.push(bid);
+      }
       history.acceptedJson += (history.accepted > 0 ? "," : "") + JSON.stringify(added).slice(1, -1);
       history.accepted = auction.accepted.size;
+      history.added = [];
     }
-    const { bids: _bids, accepted: _accepted, ...head } = auction;
-    const headJson = JSON.stringify(head);
-    return `${headJson.slice(0, -1)},"bids":[${history.bidsJson}],"accepted":[${history.acceptedJson}]}`;
+    return history;
   }
 
   static restore(data: string, options: StateOptions = {}): ClusterState {

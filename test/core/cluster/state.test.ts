@@ -133,7 +133,7 @@ function plainJson(state: ClusterState): string {
   });
 }
 
-test("serialize keeps the history it wrote and adds only what is new, giving one JSON.stringify's text", () => {
+test("serialize keeps the history it converted (as bids apply, and at snapshots) and gives one JSON.stringify's text", () => {
   const seed = Number(process.env["GAVEL_SEED"] ?? Date.now() % 100_000);
   console.log(`# seed ${seed} (GAVEL_SEED=${seed} replays)`);
   let random = seed;
@@ -141,7 +141,7 @@ test("serialize keeps the history it wrote and adds only what is new, giving one
     random = (random * 1_103_515_245 + 12_345) % 2_147_483_648;
     return random % below;
   };
-  const state = new ClusterState();
+  let state = new ClusterState();
   state.apply(configEntry(1, 1, votersConfig([1, 2, 3])));
   let index = 1;
   const lots = ["a", "b", "c", "d"];
@@ -149,8 +149,9 @@ test("serialize keeps the history it wrote and adds only what is new, giving one
     state.apply(auctionEntry(++index, 100, { kind: "create", command: createCommand(lot), owner: 2 }));
   state.apply(auctionEntry(++index, 100, { kind: "user", name: "ann", tokenHash: "h1", passwordHash: null }));
   const prices = new Map(lots.map((lot) => [lot, 100]));
-  for (let round = 0; round < 6; round++) {
-    for (let bid = 0; bid < 1 + next(20); bid++) {
+  for (let round = 0; round < 8; round++) {
+    // From one to a few times the conversion chunk per auction between snapshots.
+    for (let bid = 0; bid < 1 + next(120); bid++) {
       const lot = lots[next(lots.length)]!;
       const amount = prices.get(lot)! + 10 + next(30);
       const max = next(3) === 0 ? amount + next(100) : null;
@@ -186,7 +187,10 @@ test("serialize keeps the history it wrote and adds only what is new, giving one
     }
     const text = state.serialize();
     assert.equal(text, plainJson(state), `round ${round}`);
-    assert.equal(ClusterState.restore(text).serialize(), text, `round ${round}: restored`);
+    const restored = ClusterState.restore(text);
+    assert.equal(restored.serialize(), text, `round ${round}: restored`);
+    // Halfway, go on with the restored state: its histories were never converted bid by bid.
+    if (round === 4) state = restored;
   }
   assert.ok(state.book.get("a")!.bids.length > 1, "the history grew between serializations");
 });
