@@ -25,27 +25,24 @@ export function temporaryFileName(name: string): string {
 const snapshotFilePattern = /^snapshot-\d+-\d+\.json(\.tmp)?$/;
 
 /**
- * Writes `data` (UTF-8) to `dir/name` durably, off the event loop: a temporary file, fsynced,
- * renamed, then the directory fsynced. Returns the file's size in bytes. `stopped` is checked
+ * Writes `data` (UTF-8; the text, or parts that joined are the text) to `dir/name` durably, off
+ * the event loop: a temporary file, fsynced, renamed, then the directory fsynced. Returns the file's size in bytes. `stopped` is checked
  * between steps: once it is true the write gives up and leaves a temporary (or unnamed) file,
  * which the next open deletes.
  */
 export async function writeSnapshotFile(
   dir: string,
   name: string,
-  data: string,
+  data: string | readonly string[],
   stopped: () => boolean,
 ): Promise<number | null> {
   const temporary = join(dir, temporaryFileName(name));
   const handle = await open(temporary, "w");
   let bytes = 0;
   try {
-    for (let offset = 0; offset < data.length && !stopped();) {
-      let end = Math.min(data.length, offset + chunkChars);
-      // Never split a surrogate pair between two chunks: each chunk is encoded on its own.
-      if (end < data.length && isHighSurrogate(data.charCodeAt(end - 1))) end++;
-      bytes += await writeFully(handle, Buffer.from(data.slice(offset, end), "utf8"));
-      offset = end;
+    for (const piece of pieces(data)) {
+      if (stopped()) break;
+      bytes += await writeFully(handle, Buffer.from(piece, "utf8"));
     }
     if (stopped()) return null;
     await handle.sync();
@@ -69,6 +66,31 @@ async function writeFully(handle: FileHandle, buffer: Buffer): Promise<number> {
     written += bytesWritten;
   }
   return buffer.length;
+}
+
+/**
+ * The text in pieces of about chunkChars, each encoded on its own: parts are grouped (a part is
+ * read only when its piece is made, so a taken snapshot's text is never built whole) and long
+ * ones cut, never inside a surrogate pair.
+ */
+function* pieces(data: string | readonly string[]): Generator<string> {
+  let group: string[] = [];
+  let groupChars = 0;
+  for (const part of typeof data === "string" ? [data] : data) {
+    for (let offset = 0; offset < part.length;) {
+      let end = Math.min(part.length, offset + chunkChars - groupChars);
+      if (end < part.length && isHighSurrogate(part.charCodeAt(end - 1))) end++;
+      group.push(offset === 0 && end === part.length ? part : part.slice(offset, end));
+      groupChars += end - offset;
+      offset = end;
+      if (groupChars >= chunkChars) {
+        yield group.join("");
+        group = [];
+        groupChars = 0;
+      }
+    }
+  }
+  if (groupChars > 0) yield group.join("");
 }
 
 function isHighSurrogate(code: number): boolean {

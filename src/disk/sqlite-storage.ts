@@ -288,7 +288,7 @@ export class SqliteStorage implements Storage {
     const { snapshot } = taken;
     const name = snapshotFileName(snapshot.index, snapshot.term);
     const stale = () => this.closed || taken.epoch !== this.installedCount;
-    const bytes = await writeSnapshotFile(this.dir, name, snapshot.data, stale);
+    const bytes = await writeSnapshotFile(this.dir, name, snapshot.parts ?? snapshot.data, stale);
     if (this.closed) return;
     if (bytes === null || stale()) {
       this.unnamed(temporaryFileName(name));
@@ -323,12 +323,7 @@ export class SqliteStorage implements Storage {
   private commitTaken(taken: TakenSnapshot, name: string, bytes: number): void {
     const { snapshot, compactThrough } = taken;
     this.db.transaction(() => {
-      this.statements.replaceSnapshot.run({
-        ...toSnapshotRow(snapshot),
-        data: null,
-        file_name: name,
-        file_bytes: bytes,
-      });
+      this.statements.replaceSnapshot.run(toSnapshotRow(snapshot, { name, bytes }));
       if (compactThrough !== undefined) {
         assert(compactThrough <= snapshot.index, "compaction never passes the snapshot");
         this.statements.compactThrough.run(compactThrough);
@@ -503,16 +498,19 @@ function appendEntries(statements: Statements, entries: LogEntry[]): void {
   }
 }
 
-/** The row of a snapshot whose data is in the row (an installed one). */
-function toSnapshotRow(snapshot: Snapshot): SnapshotRow {
+/**
+ * The row of a snapshot: with its data (an installed one), or naming the file that holds it (a
+ * taken one; its data is then not read, so a taken snapshot's parts are never joined here).
+ */
+function toSnapshotRow(snapshot: Snapshot, file: { name: string; bytes: number } | null = null): SnapshotRow {
   return {
     snapshot_index: snapshot.index,
     term: snapshot.term,
     timestamp_ms: snapshot.timestampMs,
     config: JSON.stringify(snapshot.config),
-    data: snapshot.data,
-    file_name: null,
-    file_bytes: null,
+    data: file === null ? snapshot.data : null,
+    file_name: file?.name ?? null,
+    file_bytes: file?.bytes ?? null,
   };
 }
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
 import type { PersistEffect, PersistedState, Snapshot } from "../../src/core/cluster/types.js";
+import { takenSnapshot } from "../../src/core/cluster/taken-snapshot.js";
 import { DataDirError } from "../../src/disk/errors.js";
 import { schemaVersion } from "../../src/disk/schema.js";
 import { databaseFileName } from "../../src/disk/sqlite-storage.js";
@@ -99,6 +100,41 @@ describe("Snapshot files: a taken snapshot", () => {
       storage.close();
       assert.deepEqual(snapshotFiles(dir), [snapshotFileName(25, 1)]);
       assert.deepEqual(loadAndClose(dir)?.snapshot, snapshot);
+    });
+  });
+
+  test("given as parts (as a node takes it), is written from them and loads as their joined text", async () => {
+    await inTempDir(async (dir) => {
+      const { storage } = openTestDir(dir, { syncInBackground: true });
+      storage.saveAll([
+        { type: "persist", entries: noopEntries(1, 30, 1), hardState: { term: 1, votedFor: 7 } },
+      ]);
+      // Many small parts, a part longer than the writer's chunks, a surrogate pair at its 1 MiB
+      // boundary, and non-ASCII text: the file must hold exactly the joined text.
+      const parts = [
+        ...Array.from({ length: 5000 }, (_, i) => `{"n":${i},"é":"ü"},`),
+        bigData("parts"),
+        ...Array.from({ length: 500 }, (_, i) => `"🦊${i}",`),
+        "null",
+      ];
+      const fields = snapshotAt(25, 1);
+      const snapshot = takenSnapshot(
+        { index: fields.index, term: fields.term, timestampMs: fields.timestampMs, config: fields.config },
+        parts,
+      );
+      assert.deepEqual(Object.keys(snapshot).sort(), ["config", "data", "index", "term", "timestampMs"]);
+      assert.equal(snapshot.data, parts.join(""));
+      // The writer must not build the whole text: it never reads `data`.
+      let reads = 0;
+      const text = snapshot.data;
+      Object.defineProperty(snapshot, "data", { enumerable: true, get: () => (reads++, text) });
+      storage.saveAll([taken(snapshot, 20)]);
+      await storage.snapshotsWritten();
+      assert.equal(reads, 0, "the writer read the joined text");
+      const loaded = storage.load();
+      storage.close();
+      assert.equal(loaded?.snapshot?.data, parts.join(""));
+      assert.deepEqual(loaded?.snapshot, snapshot);
     });
   });
 

@@ -13,6 +13,7 @@ import { acknowledge, newProgress } from "./progress.js";
 import type { Progress } from "./progress.js";
 import { hasMajority, majority, majorityMatch, median, votersOf } from "./quorum.js";
 import { ClusterState } from "./state.js";
+import { takenSnapshot } from "./taken-snapshot.js";
 import type { StateOptions } from "./state.js";
 import { Roles } from "./roles.js";
 import type { RaftView } from "./roles.js";
@@ -1233,13 +1234,10 @@ export class ClusterNode {
     if (applied - (this.snapshot?.index ?? 0) < this.snapshotSpacing) return;
     const entry = this.log.entry(applied);
     assert(entry !== undefined, "the applied entry is in the log");
-    const snapshot: Snapshot = {
-      index: applied,
-      term: entry.term,
-      timestampMs: entry.timestampMs,
-      config: this.configAt(applied),
-      data: this.state.serialize(),
-    };
+    const snapshot = takenSnapshot(
+      { index: applied, term: entry.term, timestampMs: entry.timestampMs, config: this.configAt(applied) },
+      this.state.serializeParts(),
+    );
     this.snapshot = snapshot;
     this.snapshotSpacing = this.spacingAfterSnapshot();
     const compactThrough = Math.min(applied - this.config.snapshotTrailingEntries, this.heldBackThrough());

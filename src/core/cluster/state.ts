@@ -253,34 +253,29 @@ export class ClusterState {
    * last one (which took tens of milliseconds of a node's event loop at each snapshot).
    */
   serialize(): string {
-    // One join of every part: the text is copied once, into a flat string that its readers (the
-    // snapshot file, the chunks sent to a follower) slice without copying it all again.
+    return this.serializeParts().join("");
+  }
+
+  /**
+   * The state's JSON text as parts in order (joined, they are serialize's text): what a snapshot
+   * holds without building one string of the whole state, which at 100,000 bids is a 30 MB copy
+   * on the node's event loop. The parts are immutable strings, so they stay the state of this
+   * moment while the state moves on.
+   */
+  serializeParts(): string[] {
     const parts = [
       `{"appliedIndex":${JSON.stringify(this.appliedIndex)},"config":${JSON.stringify(this.config)}` +
         `,"lastTimestampMs":${JSON.stringify(this.book.lastTimestampMs)},"auctions":[`,
     ];
-    // Where each auction's history went in `parts`: its bids at `at`, its accepted bids at `at + 2`.
-    const placed: { history: HistoryJson; at: number }[] = [];
     for (const auction of this.book.auctions.values()) {
       if (parts.length > 1) parts.push(",");
-      placed.push(this.auctionJson(auction, parts));
+      this.auctionJson(auction, parts);
     }
     parts.push(
       `],"assignments":${JSON.stringify([...this.assignments])},"users":${JSON.stringify([...this.users.values()])}` +
         `,"drained":${JSON.stringify([...this.drained])}}`,
     );
-    const text = parts.join("");
-    // Each kept history becomes a slice of the flat text (a view, no copy): the next join copies
-    // it at memory speed, where the pieces it was built from would be walked one by one.
-    let offset = 0;
-    let part = 0;
-    for (const { history, at } of placed) {
-      for (; part < at; part++) offset += parts[part]!.length;
-      history.bidsJson = text.slice(offset, offset + history.bidsJson.length);
-      const acceptedAt = offset + history.bidsJson.length + parts[at + 1]!.length;
-      history.acceptedJson = text.slice(acceptedAt, acceptedAt + history.acceptedJson.length);
-    }
-    return text;
+    return parts;
   }
 
   /**
@@ -288,11 +283,10 @@ export class ClusterState {
    * the map, in insertion order). A restored auction has its fields in the same order, so a node
    * that restored a snapshot writes the same text as one that applied the whole log.
    */
-  private auctionJson(auction: Auction, parts: string[]): { history: HistoryJson; at: number } {
+  private auctionJson(auction: Auction, parts: string[]): void {
     const history = this.convertHistory(auction, 1);
     const { bids: _bids, accepted: _accepted, ...head } = auction;
     const headJson = JSON.stringify(head);
-    const at = parts.length + 2;
     parts.push(
       headJson.slice(0, -1),
       ',"bids":[',
@@ -301,7 +295,6 @@ export class ClusterState {
       history.acceptedJson,
       "]}",
     );
-    return { history, at };
   }
 
   /** The auction's history JSON, kept between calls (a fresh one if the kept one does not fit). */

@@ -84,6 +84,11 @@ export interface Snapshot {
   config: ClusterConfig;
   /** The serialized state machine. */
   data: string;
+  /**
+   * A snapshot the node took itself: `data` as the parts it joins (not enumerable; see
+   * takenSnapshot). A writer that writes these one by one never builds the whole text.
+   */
+  readonly parts?: readonly string[];
 }
 
 /** Who a node is, minted once with its data. */
