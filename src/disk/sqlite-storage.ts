@@ -56,6 +56,9 @@ export const databaseFileName = "gavel.db";
 /** Generated node ids are integers in [1, generatedNodeIdMax]: positive, and short enough to read and type. */
 export const generatedNodeIdMax = 2 ** 31 - 1;
 
+/** Log rows a taken snapshot's compaction deletes per transaction (see compactInSteps). */
+const compactRowsPerStep = 4096;
+
 export interface DataDirOptions {
   /** The data directory; created (with its parents) if missing. */
   dir: string;
@@ -136,12 +139,13 @@ interface TakenSnapshot {
 /**
  * Storage over one SQLite connection; obtain it from openDataDir, which checks the data dir first.
  *
- * A snapshot taken locally (`snapshotTaken`) is saved in three steps, so that the data dir always
- * loads as either the old snapshot with the full log or the new one with the compacted log: its
- * data goes to a temporary file on libuv's thread pool, fsynced and renamed into place (the
- * directory fsynced); only then does one transaction name the file in the snapshot row and compact
- * the log; the file it replaced is deleted once that transaction is on disk. A crash before the
- * transaction leaves a file no row names, which the next open deletes. One such write is in flight
+ * A snapshot taken locally (`snapshotTaken`) is saved in steps, so that the data dir always loads
+ * as either the old snapshot with the full log or the new one with the log compacted through some
+ * index up to the one asked: its data goes to a temporary file on libuv's thread pool, fsynced and
+ * renamed into place (the directory fsynced); only then does one transaction name the file in the
+ * snapshot row; the file it replaced is deleted once that is on disk; then the log's rows are
+ * deleted oldest first, a few thousand per transaction. A crash before the row's transaction
+ * leaves a file no row names, which the next open deletes. One such write is in flight
  * at a time; a newer taken snapshot waiting behind it replaces an older one, and an installed
  * snapshot (written in its save's transaction, data in the row) cancels both.
  */
@@ -283,7 +287,7 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  /** The file on disk first, then the row naming it with the compaction, then the replaced file goes. */
+  /** The file on disk first, then the row naming it, then the replaced file goes, then the compaction. */
   private async writeTaken(taken: TakenSnapshot): Promise<void> {
     const { snapshot } = taken;
     const name = snapshotFileName(snapshot.index, snapshot.term);
@@ -308,6 +312,29 @@ export class SqliteStorage implements Storage {
     const unnamed = this.filesUnnamed.splice(0);
     if (this.background) await this.fsyncWalNow();
     if (!this.closed) this.deleteUnnamed(unnamed);
+    if (taken.compactThrough !== undefined) await this.compactInSteps(taken.compactThrough, stale);
+  }
+
+  /**
+   * Deletes the log rows through `through`, oldest first, compactRowsPerStep per transaction with
+   * the event loop free in between: one DELETE of 100,000 rows held it for tens of milliseconds.
+   * The snapshot row that covers them is committed first, and each step leaves a contiguous log
+   * with fewer entries compacted, which is valid at any crash; the next batch's fsync makes the
+   * steps durable. An installed snapshot (which compacts the log itself) or close() stops it.
+   */
+  private async compactInSteps(through: LogIndex, stale: () => boolean): Promise<void> {
+    for (;;) {
+      if (stale()) return;
+      const first = this.statements.firstEntryIndex.get() ?? null;
+      if (first === null || first > through) return;
+      try {
+        this.statements.compactThrough.run(Math.min(through, first + compactRowsPerStep - 1));
+      } catch (error) {
+        if (!(error instanceof Database.SqliteError)) throw error;
+        throw new DataDirWriteError(this.file, `${error.code}: ${error.message}`, { cause: error });
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   private fsyncWalNow(): Promise<void> {
@@ -322,13 +349,11 @@ export class SqliteStorage implements Storage {
 
   private commitTaken(taken: TakenSnapshot, name: string, bytes: number): void {
     const { snapshot, compactThrough } = taken;
-    this.db.transaction(() => {
-      this.statements.replaceSnapshot.run(toSnapshotRow(snapshot, { name, bytes }));
-      if (compactThrough !== undefined) {
-        assert(compactThrough <= snapshot.index, "compaction never passes the snapshot");
-        this.statements.compactThrough.run(compactThrough);
-      }
-    })();
+    assert(
+      compactThrough === undefined || compactThrough <= snapshot.index,
+      "compaction never passes the snapshot",
+    );
+    this.statements.replaceSnapshot.run(toSnapshotRow(snapshot, { name, bytes }));
   }
 
   /** `name` is named by no committed row any more: delete it once that is durable. */
@@ -458,6 +483,7 @@ function prepareStatements(db: Database.Database) {
       "SELECT entry_index, term, timestamp_ms, data FROM log_entries ORDER BY entry_index",
     ),
     lastEntryIndex: db.prepare<[], number | null>("SELECT MAX(entry_index) FROM log_entries").pluck(),
+    firstEntryIndex: db.prepare<[], number | null>("SELECT MIN(entry_index) FROM log_entries").pluck(),
     snapshotIndex: db.prepare<[], number>("SELECT snapshot_index FROM snapshot WHERE one = 1").pluck(),
     replaceSnapshot: db.prepare<[SnapshotRow]>(
       "INSERT OR REPLACE INTO snapshot (one, snapshot_index, term, timestamp_ms, config, data, file_name, file_bytes) " +

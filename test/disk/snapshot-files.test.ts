@@ -138,6 +138,38 @@ describe("Snapshot files: a taken snapshot", () => {
     });
   });
 
+  test("compacts a long log in steps, oldest first: the log loads contiguous at every step", async () => {
+    await inTempDir(async (dir) => {
+      const { storage } = openTestDir(dir, { syncInBackground: true });
+      storage.saveAll([
+        { type: "persist", entries: noopEntries(1, 20_000, 1), hardState: { term: 1, votedFor: 7 } },
+      ]);
+      storage.saveAll([taken(snapshotAt(19_000, 1), 18_000)]);
+      let written = false;
+      const writing = storage.snapshotsWritten().then(() => (written = true));
+      const firsts: number[] = [];
+      while (!written) {
+        const entries = storage.load()!.entries;
+        entries.forEach((entry, i) => assert.equal(entry.index, entries[0]!.index + i, "contiguous"));
+        assert.equal(entries.at(-1)?.index, 20_000);
+        firsts.push(entries[0]!.index);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await writing;
+      assert.equal(storage.load()!.entries[0]?.index, 18_001);
+      storage.close();
+      assert.deepEqual(
+        [...firsts].sort((a, b) => a - b),
+        firsts,
+        "oldest first",
+      );
+      assert.ok(
+        new Set(firsts.filter((first) => first > 1)).size >= 2,
+        `in steps: ${[...new Set(firsts)].join(",")}`,
+      );
+    });
+  });
+
   test("the next taken snapshot replaces the file; of several waiting, only the newest is written", async () => {
     await inTempDir(async (dir) => {
       const { storage } = openTestDir(dir);
