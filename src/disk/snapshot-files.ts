@@ -6,6 +6,8 @@ import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, statSync, un
 import { open, rename } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { partText } from "../core/cluster/taken-snapshot.js";
+import type { SnapshotPart } from "../core/cluster/types.js";
 import { DataDirCorruptError } from "./errors.js";
 
 /** How many characters of the data are encoded and handed to the thread pool at a time: about a millisecond of work. */
@@ -33,7 +35,7 @@ const snapshotFilePattern = /^snapshot-\d+-\d+\.json(\.tmp)?$/;
 export async function writeSnapshotFile(
   dir: string,
   name: string,
-  data: string | readonly string[],
+  data: string | readonly SnapshotPart[],
   stopped: () => boolean,
 ): Promise<number | null> {
   const temporary = join(dir, temporaryFileName(name));
@@ -73,10 +75,11 @@ async function writeFully(handle: FileHandle, buffer: Buffer): Promise<number> {
  * read only when its piece is made, so a taken snapshot's text is never built whole) and long
  * ones cut, never inside a surrogate pair.
  */
-function* pieces(data: string | readonly string[]): Generator<string> {
+function* pieces(data: string | readonly SnapshotPart[]): Generator<string> {
   let group: string[] = [];
   let groupChars = 0;
-  for (const part of typeof data === "string" ? [data] : data) {
+  for (const item of typeof data === "string" ? [data] : data) {
+    const part = partText(item);
     for (let offset = 0; offset < part.length;) {
       let end = Math.min(part.length, offset + chunkChars - groupChars);
       if (end < part.length && isHighSurrogate(part.charCodeAt(end - 1))) end++;

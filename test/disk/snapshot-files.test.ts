@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
 import type { PersistEffect, PersistedState, Snapshot } from "../../src/core/cluster/types.js";
-import { takenSnapshot } from "../../src/core/cluster/taken-snapshot.js";
+import { joinParts, takenSnapshot } from "../../src/core/cluster/taken-snapshot.js";
 import { DataDirError } from "../../src/disk/errors.js";
 import { schemaVersion } from "../../src/disk/schema.js";
 import { databaseFileName } from "../../src/disk/sqlite-storage.js";
@@ -115,6 +115,7 @@ describe("Snapshot files: a taken snapshot", () => {
         ...Array.from({ length: 5000 }, (_, i) => `{"n":${i},"é":"ü"},`),
         bigData("parts"),
         ...Array.from({ length: 500 }, (_, i) => `"🦊${i}",`),
+        () => `"made when read",`,
         "null",
       ];
       const fields = snapshotAt(25, 1);
@@ -123,7 +124,7 @@ describe("Snapshot files: a taken snapshot", () => {
         parts,
       );
       assert.deepEqual(Object.keys(snapshot).sort(), ["config", "data", "index", "term", "timestampMs"]);
-      assert.equal(snapshot.data, parts.join(""));
+      assert.equal(snapshot.data, joinParts(parts));
       // The writer must not build the whole text: it never reads `data`.
       let reads = 0;
       const text = snapshot.data;
@@ -133,7 +134,7 @@ describe("Snapshot files: a taken snapshot", () => {
       assert.equal(reads, 0, "the writer read the joined text");
       const loaded = storage.load();
       storage.close();
-      assert.equal(loaded?.snapshot?.data, parts.join(""));
+      assert.equal(loaded?.snapshot?.data, joinParts(parts));
       assert.deepEqual(loaded?.snapshot, snapshot);
     });
   });

@@ -7,7 +7,8 @@ import { AuctionBook, bidKey } from "../auction/engine.js";
 import type { AcceptedBid, Auction, AuctionEvent, EngineLimits, Outcome } from "../auction/types.js";
 import { defaultEngineLimits } from "../auction/types.js";
 import type { AuctionCommand } from "../auction/schemas.js";
-import type { ClusterConfig, EntryData, LogEntry, LogIndex, NodeId } from "./types.js";
+import { joinParts } from "./taken-snapshot.js";
+import type { ClusterConfig, EntryData, LogEntry, LogIndex, NodeId, SnapshotPart } from "./types.js";
 
 /** Which worker runs an auction. Invariant: epoch grows by one at each reassignment. */
 export interface Assignment {
@@ -78,6 +79,12 @@ interface SerializedState {
   assignments: [string, Assignment][];
   users: User[];
   drained: NodeId[];
+}
+
+/** History records not yet converted, as a part that converts them when read ("" when none). */
+function tailPart(records: readonly object[], afterOthers: boolean): SnapshotPart {
+  if (records.length === 0) return "";
+  return () => (afterOthers ? "," : "") + JSON.stringify(records).slice(1, -1);
 }
 
 export class ClusterState {
@@ -253,17 +260,18 @@ export class ClusterState {
    * last one (which took tens of milliseconds of a node's event loop at each snapshot).
    */
   serialize(): string {
-    return this.serializeParts().join("");
+    return joinParts(this.serializeParts());
   }
 
   /**
    * The state's JSON text as parts in order (joined, they are serialize's text): what a snapshot
    * holds without building one string of the whole state, which at 100,000 bids is a 30 MB copy
-   * on the node's event loop. The parts are immutable strings, so they stay the state of this
-   * moment while the state moves on.
+   * on the node's event loop. The parts are immutable strings, or functions over records that
+   * never change (the history records not yet converted), so they stay the state of this moment
+   * while the state moves on; those records are converted only when the part is read.
    */
-  serializeParts(): string[] {
-    const parts = [
+  serializeParts(): SnapshotPart[] {
+    const parts: SnapshotPart[] = [
       `{"appliedIndex":${JSON.stringify(this.appliedIndex)},"config":${JSON.stringify(this.config)}` +
         `,"lastTimestampMs":${JSON.stringify(this.book.lastTimestampMs)},"auctions":[`,
     ];
@@ -283,18 +291,31 @@ export class ClusterState {
    * the map, in insertion order). A restored auction has its fields in the same order, so a node
    * that restored a snapshot writes the same text as one that applied the whole log.
    */
-  private auctionJson(auction: Auction, parts: string[]): void {
-    const history = this.convertHistory(auction, 1);
+  private auctionJson(auction: Auction, parts: SnapshotPart[]): void {
+    const history = this.convertHistory(auction, historyChunk);
     const { bids: _bids, accepted: _accepted, ...head } = auction;
     const headJson = JSON.stringify(head);
     parts.push(
       headJson.slice(0, -1),
       ',"bids":[',
       history.bidsJson,
+      tailPart(auction.bids.slice(history.bids), history.bids > 0),
       '],"accepted":[',
       history.acceptedJson,
+      tailPart(this.acceptedTail(auction, history), history.accepted > 0),
       "]}",
     );
+  }
+
+  /** The accepted bids not yet converted, in the map's order. */
+  private acceptedTail(auction: Auction, history: HistoryJson): AcceptedBid[] {
+    const waiting = auction.accepted.size - history.accepted;
+    if (waiting === 0) return [];
+    if (history.added.length === waiting) return history.added.slice();
+    const tail: AcceptedBid[] = [];
+    let position = 0;
+    for (const bid of auction.accepted.values()) if (position++ >= history.accepted) tail.push(bid);
+    return tail;
   }
 
   /** The auction's history JSON, kept between calls (a fresh one if the kept one does not fit). */

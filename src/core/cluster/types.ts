@@ -88,8 +88,15 @@ export interface Snapshot {
    * A snapshot the node took itself: `data` as the parts it joins (not enumerable; see
    * takenSnapshot). A writer that writes these one by one never builds the whole text.
    */
-  readonly parts?: readonly string[];
+  readonly parts?: readonly SnapshotPart[];
 }
+
+/**
+ * A piece of a snapshot's text: the text, or a function that makes it (the same text whenever it
+ * is called: it reads only records that never change), so that a snapshot can be taken before
+ * the last records are converted.
+ */
+export type SnapshotPart = string | (() => string);
 
 /** Who a node is, minted once with its data. */
 export interface Identity {
