@@ -37,6 +37,8 @@ export interface ClusterSettings {
   profileMs: number;
   /** Runs of the headline load (bids sent to the owner); the median one is reported. */
   headlineRuns: number;
+  /** Compare the headline load on fresh clusters with and without snapshots (pairs of runs; 0: skipped). */
+  snapshotPairs: number;
 }
 
 export type Progress = (text: string) => void;
@@ -120,6 +122,8 @@ export interface ClusterFigures {
   memory: MemoryFigure[];
   scale: SpreadFigure[];
   profile: ProfileFigure | null;
+  /** The headline load on fresh 3-node clusters: default snapshot spacing, then snapshots far apart. */
+  snapshots: { spaced: SpreadFigure; apart: SpreadFigure }[];
   setupMs: number;
 }
 
@@ -139,10 +143,11 @@ export async function setUp(
   bidderCount: number,
   progress: Progress,
   nodeArgs: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ) {
   progress(`starting a ${nodes}-node cluster`);
   const ids = Array.from({ length: nodes }, (_, index) => index + 1);
-  const cluster = await BenchCluster.start(ids, nodeArgs);
+  const cluster = await BenchCluster.start(ids, nodeArgs, env);
   try {
     const urls = cluster.urls();
     progress(`${nodes} nodes: registering ${bidderCount} bidders`);
@@ -587,6 +592,38 @@ async function profileRun(settings: ClusterSettings, progress: Progress): Promis
 }
 
 /** Every cluster section, in an order where each leaves the cluster as the next needs it. */
+/** Log entries between snapshots in the runs "without snapshots": more than such a run applies. */
+export const snapshotsApart = 100_000_000;
+
+/**
+ * What snapshots cost the headline load: pairs of fresh 3-node clusters, one with the default
+ * spacing and one with snapshots `snapshotsApart` entries apart, each loaded once, alternating.
+ */
+async function snapshotPairs(
+  settings: ClusterSettings,
+  progress: Progress,
+): Promise<{ spaced: SpreadFigure; apart: SpreadFigure }[]> {
+  const pairs: { spaced: SpreadFigure; apart: SpreadFigure }[] = [];
+  const run = async (env: Record<string, string>, what: string) => {
+    const setup = await setUp(3, settings, 64, progress, [], env);
+    try {
+      progress(`snapshots: 3 nodes, 64 bidders, ${what}`);
+      return await spreadRun(setup, 64, settings, "owner");
+    } finally {
+      await setup.cluster.destroy();
+    }
+  };
+  for (let pair = 1; pair <= settings.snapshotPairs; pair++) {
+    const spaced = await run({}, `default snapshot spacing (pair ${pair} of ${settings.snapshotPairs})`);
+    const apart = await run(
+      { GAVEL_SNAPSHOT_ENTRIES: String(snapshotsApart) },
+      `no snapshot (pair ${pair} of ${settings.snapshotPairs})`,
+    );
+    pairs.push({ spaced, apart });
+  }
+  return pairs;
+}
+
 export async function measureCluster(settings: ClusterSettings, progress: Progress): Promise<ClusterFigures> {
   const maxBidders = Math.max(...settings.bidderCounts, settings.hotBidders, 3);
   const setupStartedAt = performance.now();
@@ -632,7 +669,21 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
       }
     }
     const profile = await profileRun(settings, progress);
-    return { spread, routed, routedRuns, hot, fanout, failover, join, memory, scale, profile, setupMs };
+    const snapshots = await snapshotPairs(settings, progress);
+    return {
+      spread,
+      routed,
+      routedRuns,
+      hot,
+      fanout,
+      failover,
+      join,
+      memory,
+      scale,
+      profile,
+      snapshots,
+      setupMs,
+    };
   } finally {
     await setup.cluster.destroy();
   }

@@ -146,7 +146,8 @@ export class BenchNode {
       // The bench measures the cluster, not the per-token rate limiter.
       ...["--rate-limit", "1000000"],
     ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+    const env = { ...process.env, ...this.cluster.env };
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env });
     this.process = child;
     this.output = "";
     child.stderr.on("data", (chunk: Buffer) => {
@@ -217,6 +218,8 @@ export class BenchCluster {
     readonly expect: number,
     /** Extra flags for node itself (before the script), e.g. --cpu-prof. */
     readonly nodeArgs: readonly string[],
+    /** Extra environment of the node processes, e.g. GAVEL_SNAPSHOT_ENTRIES. */
+    readonly env: Readonly<Record<string, string>>,
   ) {
     this.root = mkdtempSync(path.join(tmpdir(), `gavel-bench-`));
   }
@@ -225,19 +228,28 @@ export class BenchCluster {
    * Starts fresh nodes with these ids together and waits until the highest leads them all. A free
    * port can be taken by another process before a node binds it: then it starts again, on new ports.
    */
-  static async start(ids: number[], nodeArgs: readonly string[] = []): Promise<BenchCluster> {
+  static async start(
+    ids: number[],
+    nodeArgs: readonly string[] = [],
+    env: Readonly<Record<string, string>> = {},
+  ): Promise<BenchCluster> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await BenchCluster.startOnce(ids, nodeArgs);
+        return await BenchCluster.startOnce(ids, nodeArgs, env);
       } catch (error) {
         if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
       }
     }
   }
 
-  private static async startOnce(ids: number[], nodeArgs: readonly string[]): Promise<BenchCluster> {
+  private static async startOnce(
+    ids: number[],
+    nodeArgs: readonly string[],
+    env: Readonly<Record<string, string>>,
+  ): Promise<BenchCluster> {
     const name = `bench-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-    const cluster = new BenchCluster(name, await freeUdpPort(), await freeUdpPort(), ids.length, nodeArgs);
+    const ports = [await freeUdpPort(), await freeUdpPort()] as const;
+    const cluster = new BenchCluster(name, ports[0], ports[1], ids.length, nodeArgs, env);
     try {
       for (const id of ids) await cluster.add(id);
       for (const node of cluster.nodes.values()) node.spawn();

@@ -2,7 +2,8 @@
 // spread over 1,000 auctions, one run; prints bids/s, latency and CPU per bid, and with --profile
 // where each node's time went. `npm run bench` remains the source of BENCHMARKS.md.
 //
-//   npm run bench:headline -- [--nodes 3] [--bidders 64] [--seconds 10] [--to-owner] [--profile [--keep-profiles]]
+//   npm run bench:headline -- [--nodes 3] [--bidders 64] [--seconds 10] [--to-owner] [--snapshot-entries N]
+//                             [--profile [--keep-profiles]]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     profile: { type: "boolean", default: false },
     "to-owner": { type: "boolean", default: false },
     "keep-profiles": { type: "boolean", default: false },
+    "snapshot-entries": { type: "string" },
   },
 });
 const nodes = Number(values.nodes);
@@ -30,7 +32,10 @@ const progress = (text: string) => process.stderr.write(`${text}\n`);
 const dir = values.profile ? mkdtempSync(path.join(tmpdir(), "gavel-headline-")) : null;
 const settings = { auctions: 1000, warmupMs: 2000, durationMs: seconds * 1000 };
 const nodeArgs = dir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`];
-const setup = await setUp(nodes, settings, bidders, progress, nodeArgs);
+const snapshotEntries = values["snapshot-entries"];
+const env: Record<string, string> =
+  snapshotEntries === undefined ? {} : { GAVEL_SNAPSHOT_ENTRIES: snapshotEntries };
+const setup = await setUp(nodes, settings, bidders, progress, nodeArgs, env);
 try {
   progress(`${nodes} nodes: ${bidders} bidders for ${seconds} s after a 2 s warm-up`);
   const figure = await spreadRun(setup, bidders, settings, values["to-owner"] ? "owner" : "node");

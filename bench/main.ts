@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { measureCluster } from "./cluster-bench.js";
+import { measureCluster, snapshotsApart } from "./cluster-bench.js";
 import type { ClusterFigures, ClusterSettings, SpreadFigure } from "./cluster-bench.js";
 import { workloads } from "./engine.js";
 import type { Measurement } from "./engine.js";
@@ -45,6 +45,7 @@ const settingsByMode: Record<Mode, Settings> = {
       scaleSizes: [5, 7],
       profileMs: 15_000,
       headlineRuns: 3,
+      snapshotPairs: 2,
     },
   },
   quick: {
@@ -67,6 +68,7 @@ const settingsByMode: Record<Mode, Settings> = {
       scaleSizes: [],
       profileMs: 0,
       headlineRuns: 1,
+      snapshotPairs: 0,
     },
   },
   smoke: {
@@ -89,6 +91,7 @@ const settingsByMode: Record<Mode, Settings> = {
       scaleSizes: [],
       profileMs: 1000,
       headlineRuns: 1,
+      snapshotPairs: 0,
     },
   },
 };
@@ -173,6 +176,24 @@ function spreadLine(figure: SpreadFigure): string {
     .map(([status, count]) => `${status}: ${format(count)}`)
     .join(", ");
   return `| ${figure.nodes} | ${figure.bidders} | ${figure.routing} | ${format(figure.bidsPerSecond)} | ${ms(figure.latency.p50)} | ${ms(figure.latency.p99)} | ${ms(figure.latency.p999)} | ${ms(figure.latency.max)} | ${figure.nodeCores.toFixed(2)} | ${cpuPerBid(figure)} | ${figure.generatorCores.toFixed(2)} | ${statuses} |`;
+}
+
+function snapshotLines(figures: ClusterFigures): string[] {
+  const header = ["## What snapshots cost", ""];
+  if (figures.snapshots.length === 0)
+    return [...header, "Skipped in this run (fresh clusters with and without snapshots).", ""];
+  return [
+    ...header,
+    `The headline load on fresh 3-node clusters, in pairs: the default snapshot spacing (at least 10,000 entries, as many as the state has records), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
+    "",
+    "| snapshots | nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
+    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ...figures.snapshots.flatMap(({ spaced, apart }) => [
+      `| default spacing ${spreadLine(spaced)}`,
+      `| none ${spreadLine(apart)}`,
+    ]),
+    "",
+  ];
 }
 
 function profileLines(figures: ClusterFigures): string[] {
@@ -336,6 +357,7 @@ function report(
           .join(" | ")} |`,
     ),
     "",
+    ...snapshotLines(figures),
     ...profileLines(figures),
     "## The ceiling: the engine in process",
     "",
@@ -410,9 +432,10 @@ function limitLines(headline: SpreadFigure, figures: ClusterFigures, cpuCount: n
     "A bid sent to its auction's owner crosses the owner's HTTP stack, goes to the leader in the owner's next proposal, is appended and fsynced on the leader and both followers, and is answered once the leader's commit notice reaches the owner: four hops between three processes that share the machine's cores with the generator. With 64 bids in flight, bids per second are 64 divided by the mean latency, and each hop waits for its process to be scheduled and to get through the batch in hand, so every microsecond of CPU per bid shows up twice, in throughput and in latency. What would lift it:",
     "",
     "- Pipelining the disk: a node steps its next batch only once the previous batch's fsync is done. Stepping it meanwhile, with the leader counting only entries on its disk toward commit (a durable index fed back to the core), would overlap the fsync with work.",
-    "- Cheaper messages: every peer message is JSON, validated by zod on receipt, and each wakes its receiver; the hot types (append, append reply, owner proposal) could be checked by a hand-written validator tested against the schemas, and a bid sent to a node that does not run its auction costs a forward and its answer, one message each (compare the `bidder's node` and `auction's owner` rows), which could be batched per target as appends and proposals are.",
+    "- The HTTP request itself: each bid is one request and one answer on a keep-alive connection, each a system call that runs loopback TCP for both ends, and Node's HTTP parser and fastify's request and reply objects; in the profiles the owner's HTTP stack and socket writes take a third of its time. Fewer requests per bid (several bids per request from one bidder) would cut it; the same requests cost what Node.js makes them cost.",
+    "- Cheaper messages: every peer message is JSON, and each wakes its receiver; append, append reply and owner proposal are checked by a hand-written validator (zod checks the rest), and a bid sent to a node that does not run its auction costs a forward and its answer, one message each (compare the `bidder's node` and `auction's owner` rows), which could be batched per target as appends and proposals are.",
     "- Less work per applied entry where no client waits: every node builds live-stream events and replicated-state bookkeeping for every entry, and the owner sends one multicast datagram per update.",
-    "- Snapshots: a node still serializes the state on its event loop (only the history added since the last snapshot is converted; writing the file is off the loop), a pause of tens of milliseconds every 10,000 to 100,000 entries that shows in p99.9.",
+    "- Snapshots: taking one no longer stops a node for long (it keeps each auction's history as JSON and takes the snapshot as parts, written piece by piece; its compaction deletes a few thousand rows at a time), but every 10,000 to 100,000 entries a node still writes and fsyncs a file of the whole state (about 300 bytes per bid): in the headline load, with the state growing from nothing, each node writes several, and while they are written batches wait longer for their fsync and the cores do the writing. What snapshots cost the headline load is measured above (What snapshots cost): writing them less often, or only what changed since the last one, would lift p99.",
     "- One hot auction: every bidder bids one above the price it last saw, so at most one bid of each owner batch can win; accepted bids per second follow the round trip of a batch, not the node's capacity.",
     "",
   );

@@ -32,6 +32,7 @@ export interface NodeFlags {
   forceNewCluster: boolean;
   rateLimit: number;
   inFlightMax: number;
+  snapshotEntries: number;
   clusterKey?: string[];
   multicastGroup: string;
   multicastPort: number;
@@ -184,6 +185,15 @@ export function nodeCommand(): Command {
     )
     .addOption(
       new Option(
+        "--snapshot-entries <n>",
+        "fewest log entries applied between two snapshots; more as the state grows (as many as it has records, up to 100000 or this, whichever is more)",
+      )
+        .env("GAVEL_SNAPSHOT_ENTRIES")
+        .default(defaultConfig().snapshotEntriesThreshold)
+        .argParser(integer(100, 1_000_000_000, "--snapshot-entries")),
+    )
+    .addOption(
+      new Option(
         "--restore <file>",
         "start a new cluster from a backup (gavel backup); needs an empty data dir",
       ).env("GAVEL_RESTORE"),
@@ -213,6 +223,8 @@ export async function runNode(flags: NodeFlags): Promise<void> {
     clusterName: flags.cluster,
     expect: flags.expect,
     requestsInFlightMax: flags.inFlightMax,
+    snapshotEntriesThreshold: flags.snapshotEntries,
+    snapshotEntriesMax: Math.max(defaultConfig().snapshotEntriesMax, flags.snapshotEntries),
   };
   const dataDir = path.resolve(flags.dataDir ?? path.join(".gavel", `node-${flags.port}`));
   let node: GavelNode | null = null;
