@@ -394,8 +394,18 @@ function writeVersion1(dir: string, snapshot: Snapshot): void {
   }
 }
 
-/** Copies the database, its WAL and snapshot files: the data dir as a power cut would leave it (page cache included). */
+/**
+ * Copies the database, its WAL and snapshot files: the data dir as a power cut would leave it (page
+ * cache included). A file the storage deletes meanwhile (one no row names any more, unlinked in the
+ * background) is left out, as the cut could have found it gone.
+ */
 function copyDataDir(from: string, to: string): void {
   mkdirSync(to);
-  for (const name of readdirSync(from)) copyFileSync(join(from, name), join(to, name));
+  for (const name of readdirSync(from)) {
+    try {
+      copyFileSync(join(from, name), join(to, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
 }
