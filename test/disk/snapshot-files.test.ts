@@ -13,7 +13,7 @@ import { joinParts, takenSnapshot } from "../../src/core/cluster/taken-snapshot.
 import { DataDirError } from "../../src/disk/errors.js";
 import { schemaVersion } from "../../src/disk/schema.js";
 import { databaseFileName } from "../../src/disk/sqlite-storage.js";
-import { snapshotFileName } from "../../src/disk/snapshot-files.js";
+import { snapshotFileName, snapshotWritePace } from "../../src/disk/snapshot-files.js";
 import { configEntry, makeTempDir, noopEntries, openTestDir, snapshotAt } from "./support.js";
 
 /**
@@ -168,6 +168,27 @@ describe("Snapshot files: a taken snapshot", () => {
         new Set(firsts.filter((first) => first > 1)).size >= 2,
         `in steps: ${[...new Set(firsts)].join(",")}`,
       );
+    });
+  });
+
+  test("is written at a bounded pace, so that it does not hold up the WAL's fsync", async () => {
+    await inTempDir(async (dir) => {
+      const { storage } = openTestDir(dir, { syncInBackground: true });
+      storage.saveAll([
+        { type: "persist", entries: noopEntries(1, 30, 1), hardState: { term: 1, votedFor: 7 } },
+      ]);
+      const data = bigData("paced");
+      const startedAt = performance.now();
+      storage.saveAll([taken(snapshotAt(25, 1, data), 20)]);
+      await storage.snapshotsWritten();
+      const elapsedMs = performance.now() - startedAt;
+      storage.close();
+      // Each flush waits until the bytes written so far are due: the last flush comes at least at
+      // the pace of all the bytes before it.
+      const { syncBytes, bytesPerSecond } = snapshotWritePace;
+      const paced = Math.floor(Buffer.byteLength(data) / syncBytes) * syncBytes;
+      const leastMs = (paced / bytesPerSecond) * 1000;
+      assert.ok(elapsedMs >= leastMs * 0.95, `${Math.round(elapsedMs)} ms for ${paced} paced bytes`);
     });
   });
 
