@@ -5,6 +5,7 @@ import {
   cancelAuctionCommandSchema,
   closeAuctionCommandSchema,
   createAuctionCommandSchema,
+  identifierPattern,
   limits as auctionLimits,
   placeBidCommandSchema,
   TIMESTAMP_MAX,
@@ -49,11 +50,14 @@ export const boundedText = (lengthMax: number) => z.string().min(1).max(lengthMa
 /** An auction or bid id, as the engine's schemas define them. */
 export const auctionIdSchema = boundedText(auctionLimits.idLength);
 
+/** What a cluster id may hold (the same characters as an auction id). */
+export const clusterIdPattern = identifierPattern;
+
 export const clusterIdSchema = z
   .string()
   .min(1)
   .max(peerLimits.clusterIdLength)
-  .regex(/^[A-Za-z0-9._:-]+$/, "letters, digits and . _ : - only");
+  .regex(clusterIdPattern, "letters, digits and . _ : - only");
 
 export const incarnationSchema = boundedText(peerLimits.incarnationLength);
 export const addressSchema = boundedText(peerLimits.addressLength);

@@ -18,18 +18,24 @@ export const limits = {
   incrementBands: 32,
 } as const;
 
+/** What an identifier (auction id, bid id) may hold. Exported for hand-written checks of the same rule. */
+export const identifierPattern = /^[A-Za-z0-9._:-]+$/;
+
+/** What a user name may hold: printable, no leading or trailing spaces. */
+export const userNamePattern = /^[^\s\p{C}](?:[^\p{C}]*[^\s\p{C}])?$/u;
+
 const identifier = z
   .string()
   .min(1)
   .max(limits.idLength)
-  .regex(/^[A-Za-z0-9._:-]+$/, "letters, digits and . _ : - only");
+  .regex(identifierPattern, "letters, digits and . _ : - only");
 
 /** A user name: printable, trimmed, 1..64 characters. */
 export const userNameSchema = z
   .string()
   .min(1)
   .max(limits.nameLength)
-  .regex(/^[^\s\p{C}](?:[^\p{C}]*[^\s\p{C}])?$/u, "printable characters, no leading or trailing spaces");
+  .regex(userNamePattern, "printable characters, no leading or trailing spaces");
 
 /** An amount in minor units (cents): a safe positive integer no larger than AMOUNT_MAX. */
 export const amountSchema = z
