@@ -97,7 +97,7 @@ export class ClusterState {
   config: ClusterConfig = { members: [] };
   readonly assignments = new Map<string, Assignment>();
   readonly users = new Map<string, User>();
-  /** The JSON of each auction's history as last serialized (see serialize). */
+  /** The JSON of each auction's history as far as it is converted (see serialize). */
   private readonly historyJson = new WeakMap<Auction, HistoryJson>();
   /** Token hash to its user and expiry, derived from `users`. */
   readonly tokens = new Map<string, { name: string; expiresAt: number | null }>();
@@ -253,11 +253,9 @@ export class ClusterState {
   }
 
   /**
-   * The state as JSON text (what a snapshot holds). The bid history of an auction only ever grows,
-   * and its records never change once appended, so each auction keeps the JSON of its history:
-   * records are converted as they are applied, `historyChunk` at a time, and a snapshot converts
-   * only the few still waiting. Its cost follows the number of auctions, not the bids since the
-   * last one (which took tens of milliseconds of a node's event loop at each snapshot).
+   * The state as JSON text (what a snapshot holds): serializeParts joined. The bid history of an
+   * auction only ever grows, and its records never change once appended, so each auction keeps the
+   * JSON of its history, converted as records are applied, `historyChunk` at a time.
    */
   serialize(): string {
     return joinParts(this.serializeParts());
