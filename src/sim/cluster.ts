@@ -7,6 +7,7 @@ import type { ApplyResult } from "../core/cluster/state.js";
 import type {
   Beacon,
   ClientRequest,
+  Input,
   ClientResult,
   LogEntry,
   Message,
@@ -54,14 +55,21 @@ export class SimNode {
   skewMs = 0;
   /** Set while a crash is under way in the middle of a step: the persist (or only what follows it) is lost. */
   dying = false;
+  /** Inputs that arrived while the driver waited for the disk, and whether their delivery is due. */
+  inbox: Input[] = [];
+  inboxScheduled = false;
   /** Once set, the node never starts again. */
   retired = false;
   /** This node's own configuration changes (e.g. `expect` for nodes meant to join, not bootstrap). */
   overrides: Partial<Config> = {};
   readonly storage: MemoryStorage;
 
-  constructor(readonly id: NodeId) {
-    this.storage = new MemoryStorage({ nodeId: id, incarnation: this.nextIncarnation() });
+  /** `background`: the storage's fsyncs run in the background and end when it calls them back. */
+  constructor(
+    readonly id: NodeId,
+    background?: (fsyncEnds: () => void) => void,
+  ) {
+    this.storage = new MemoryStorage({ nodeId: id, incarnation: this.nextIncarnation() }, background);
   }
 
   nextIncarnation(): string {
@@ -81,6 +89,12 @@ export interface SimClusterOptions {
   mutant?: Mutant | null;
   /** Probability that a crash strikes after a step's persist but before its sends. */
   midStepCrashRate?: number;
+  /**
+   * When set, storage syncs in the background as the node's SQLite storage does: a write is durable
+   * once an fsync that began after it ends, 0 to this many ms later, and lost by a crash before.
+   * The driver then holds what depends on a write, and takes no input, until then.
+   */
+  fsyncMaxMs?: number;
 }
 
 export class SimCluster {
@@ -113,7 +127,14 @@ export class SimCluster {
   /** Adds a fresh node and starts it; `overrides` change its configuration only. */
   addNode(id: NodeId, overrides: Partial<Config> = {}): SimNode {
     assert(!this.nodes.has(id), "node ids are unique in a simulation");
-    const node = new SimNode(id);
+    const fsyncMaxMs = this.options.fsyncMaxMs;
+    const node = new SimNode(
+      id,
+      fsyncMaxMs === undefined
+        ? undefined
+        : (fsyncEnds) =>
+            this.queue.push(this.nowMs + this.random.int(fsyncMaxMs + 1), { kind: "call", run: fsyncEnds }),
+    );
     node.overrides = overrides;
     this.nodes.set(id, node);
     this.start(node);
@@ -158,12 +179,16 @@ export class SimCluster {
             }
             node.storage.saveAll(changes);
           },
+          ...(node.storage.flushToDisk === undefined
+            ? {}
+            : { flushToDisk: (done: (error: Error | null) => void) => node.storage.flushToDisk!(done) }),
         },
         transport: { send: (message) => !node.dying && this.send(message) },
         discovery: { broadcast: (beacon) => !node.dying && this.broadcast(beacon) },
         clock: { nowMs: () => this.nowMs + node.skewMs },
       },
       {
+        batchDone: () => this.deliverQueued(node),
         applied: (entry, result) => {
           if (node.dying) return;
           for (const observer of this.observers) observer.applied?.(id, entry, result);
@@ -187,6 +212,7 @@ export class SimCluster {
     const node = this.node(id);
     if (!node.running) return;
     node.driver = null;
+    node.inbox = [];
     node.storage.crash();
     node.dying = false;
     node.generation += 1;
@@ -289,7 +315,7 @@ export class SimCluster {
 
   /** A client request at node `id` now; the answer reaches the observers' `responded`. */
   request(id: NodeId, requestId: string, request: ClientRequest): void {
-    this.withNode(id, (driver) => driver.request(requestId, request));
+    this.withNode(id, { type: "request", requestId, request });
   }
 
   /** Arms a crash of `id` to strike during its next step, right after that step's persist (null disarms). */
@@ -308,7 +334,7 @@ export class SimCluster {
       case "tick": {
         const node = this.nodes.get(event.nodeId);
         if (node === undefined || node.generation !== event.generation || !node.running) break;
-        this.withNode(node.id, (driver) => driver.tick());
+        this.withNode(node.id, { type: "tick", nowMs: this.nowMs + node.skewMs });
         if (node.generation === event.generation) {
           this.queue.push(this.nowMs + this.options.config.tickIntervalMs, event);
         }
@@ -316,12 +342,12 @@ export class SimCluster {
       }
       case "deliver":
         if (this.canReach(event.message.from, event.message.to)) {
-          this.withNode(event.message.to, (driver) => driver.receive(event.message));
+          this.withNode(event.message.to, { type: "message", message: event.message });
         }
         break;
       case "beacon":
         if (this.canReach(event.beacon.nodeId, event.to)) {
-          this.withNode(event.to, (driver) => driver.receiveBeacon(event.beacon));
+          this.withNode(event.to, { type: "beacon", beacon: event.beacon });
         }
         break;
       case "call":
@@ -331,15 +357,46 @@ export class SimCluster {
     return true;
   }
 
-  private withNode(id: NodeId, run: (driver: NodeDriver) => void): void {
+  /**
+   * Gives `input` to the node, as the node process does: at once, or, while its driver waits for the
+   * disk (background fsyncs), queued with whatever else arrives meanwhile and delivered as one batch
+   * once the driver takes batches again.
+   */
+  private withNode(id: NodeId, input: Input): void {
     const node = this.nodes.get(id);
     if (node?.driver === undefined || node.driver === null) return;
-    run(node.driver);
-    // An armed crash strikes in this step: after its persist if it had one, else right after it.
-    if (this.pendingCrash === id) {
-      this.pendingCrash = null;
-      this.crash(id);
+    if (node.driver.busy || node.inbox.length > 0) {
+      node.inbox.push(input);
+      return;
     }
+    this.deliverTo(node, [input]);
+  }
+
+  private deliverTo(node: SimNode, inputs: Input[]): void {
+    node.driver!.deliver(inputs);
+    // An armed crash strikes in this step: after its persist if it had one, else right after it.
+    if (this.pendingCrash === node.id) {
+      this.pendingCrash = null;
+      this.crash(node.id);
+    }
+  }
+
+  /** A batch of the node's is done: what queued meanwhile goes next, as the node process does it. */
+  private deliverQueued(node: SimNode): void {
+    if (node.inbox.length === 0 || node.inboxScheduled) return;
+    node.inboxScheduled = true;
+    const generation = node.generation;
+    this.queue.push(this.nowMs, {
+      kind: "call",
+      run: () => {
+        node.inboxScheduled = false;
+        if (node.generation !== generation || node.driver === null || node.driver.busy) return;
+        const inputs = node.inbox.splice(0);
+        // Ticks that waited are brought to now, as the node process does.
+        for (const input of inputs) if (input.type === "tick") input.nowMs = this.nowMs + node.skewMs;
+        this.deliverTo(node, inputs);
+      },
+    });
   }
 
   /** Runs events for `durationMs` of simulated time. */

@@ -1,7 +1,8 @@
 // An in-memory Storage for the simulator that models a crash honestly: only what was saved
 // survives; a node restarted from it sees exactly that. A snapshot taken locally is written late,
-// as on a real disk: at the start of the next save, and lost by a crash before it. It checks the
-// persist contract as it goes.
+// as on a real disk: at the start of the next save, and lost by a crash before it. With a background
+// fsync (as the node's SQLite storage has) a save is durable only once a flush that began after it
+// ends, and a crash loses every save not yet flushed. It checks the persist contract as it goes.
 import { assert } from "../core/assert.js";
 import type { Identity, LogIndex, PersistEffect, PersistedState, Snapshot } from "../core/cluster/types.js";
 import type { Storage } from "../node/ports.js";
@@ -13,7 +14,37 @@ export class MemoryStorage implements Storage {
   /** A taken snapshot (with its compaction) saved but not yet on this disk; a crash loses it. */
   private unwritten: { snapshot: Snapshot; compactThrough?: LogIndex } | null = null;
 
-  constructor(private identity: Identity) {}
+  /**
+   * With a background fsync: saves written but not yet on disk, oldest first, and the number of
+   * crashes so far (a flush that began before a crash finishes nothing).
+   */
+  private unsynced: { seq: number; change: PersistEffect }[] = [];
+  private written = 0;
+  private crashes = 0;
+  readonly flushToDisk?: (done: (error: Error | null) => void) => void;
+
+  /**
+   * `background`, when given, schedules an fsync's end (at some later moment of the simulation):
+   * flushToDisk makes what was saved before it durable once that runs; until then a crash loses it.
+   */
+  constructor(
+    private identity: Identity,
+    background?: (fsyncEnds: () => void) => void,
+  ) {
+    if (background !== undefined) {
+      this.flushToDisk = (done) => {
+        // Flushes may end in any order; each makes durable what was written before it began.
+        const through = this.written;
+        const crashes = this.crashes;
+        background(() => {
+          if (this.crashes !== crashes) return;
+          while (this.unsynced.length > 0 && this.unsynced[0]!.seq <= through)
+            this.apply(this.unsynced.shift()!.change);
+          done(null);
+        });
+      };
+    }
+  }
 
   load(): PersistedState | null {
     return this.state === null ? null : structuredClone(this.state);
@@ -29,11 +60,17 @@ export class MemoryStorage implements Storage {
     this.writeTakenSnapshot();
     if (change.snapshot !== undefined && change.snapshotTaken === true) {
       const { snapshot, compactThrough, snapshotTaken: _taken, ...rest } = change;
-      this.apply(rest);
+      this.write(rest);
       this.unwritten = compactThrough === undefined ? { snapshot } : { snapshot, compactThrough };
     } else {
-      this.apply(change);
+      this.write(change);
     }
+  }
+
+  /** Written: on disk at once, or with a background fsync once a flush that began after this ends. */
+  private write(change: PersistEffect): void {
+    if (this.flushToDisk === undefined) this.apply(change);
+    else this.unsynced.push({ seq: ++this.written, change });
   }
 
   /** The taken snapshot's write finishes: the snapshot and its compaction reach the disk together. */
@@ -41,12 +78,14 @@ export class MemoryStorage implements Storage {
     if (this.unwritten === null || this.state === null) return;
     const { snapshot, compactThrough } = this.unwritten;
     this.unwritten = null;
-    this.apply({ type: "persist", snapshot, ...(compactThrough === undefined ? {} : { compactThrough }) });
+    this.write({ type: "persist", snapshot, ...(compactThrough === undefined ? {} : { compactThrough }) });
   }
 
-  /** The node crashed: a taken snapshot still being written never reaches the disk. */
+  /** The node crashed: a taken snapshot still being written, and what no fsync covered, never reach the disk. */
   crash(): void {
     this.unwritten = null;
+    this.unsynced = [];
+    this.crashes += 1;
   }
 
   private apply(change: PersistEffect): void {
@@ -79,6 +118,7 @@ export class MemoryStorage implements Storage {
   wipe(identity: Identity): void {
     this.state = null;
     this.unwritten = null;
+    this.unsynced = [];
     this.identity = identity;
   }
 }

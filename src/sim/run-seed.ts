@@ -86,11 +86,14 @@ export function runSeed(options: SeedOptions): SeedResult {
   const config: Config = contested
     ? { ...simConfig(nodeCount), electionRankStepMs: random.int(60), electionJitterMs: 300 }
     : simConfig(nodeCount);
+  // Half the seeds sync in the background, as a node's SQLite storage does (see SimClusterOptions).
+  const fsyncMaxMs = random.next() < 0.5 ? undefined : random.int(30);
   const cluster = new SimCluster({
     seed: options.seed,
     config,
     network,
     mutant: options.mutant ?? null,
+    ...(fsyncMaxMs === undefined ? {} : { fsyncMaxMs }),
   });
   const trace = new Trace();
   const checker = new Checker(cluster);
@@ -104,7 +107,7 @@ export function runSeed(options: SeedOptions): SeedResult {
   cluster.observe(checker);
   cluster.observe(workload);
   trace.push(
-    `seed=${options.seed} nodes=${nodeCount} network=${JSON.stringify(network)} rankStep=${config.electionRankStepMs} jitter=${config.electionJitterMs} mutant=${options.mutant ?? "none"}`,
+    `seed=${options.seed} nodes=${nodeCount} network=${JSON.stringify(network)} rankStep=${config.electionRankStepMs} jitter=${config.electionJitterMs} mutant=${options.mutant ?? "none"} fsyncMaxMs=${fsyncMaxMs ?? "sync"}`,
   );
 
   for (let id = 1; id <= nodeCount; id++) cluster.addNode(id);

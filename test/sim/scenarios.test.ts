@@ -380,3 +380,33 @@ test("an operator removes a member through the leader", () => {
   );
   assert.deepEqual(checker.violations, []);
 });
+
+test("with fsyncs in the background, a follower acknowledges entries only once they are on its disk", () => {
+  // Node 2 is cut off, so the leader's commits rest on node 1's acknowledgement alone. Node 1 and
+  // the leader then crash, node 1 before its last fsync could have ended had it acknowledged early:
+  // the entry the leader committed must still be on node 1's disk, or nodes 1 and 2 would elect a
+  // leader without it.
+  const config = { ...defaultConfig(), tickIntervalMs: 10, discoveryWindowMs: 1000, expect: 3 };
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const sim = new SimCluster({ seed, config, fsyncMaxMs: 200 });
+    const checker = new Checker(sim);
+    sim.observe(checker);
+    start(sim, [1, 2, 3]);
+    assert.ok(sim.runUntil(settledUnder(sim, 3), 20_000), "settled");
+    sim.isolate(2);
+    createAuction(sim, 3, "lamp");
+    assert.ok(
+      sim.runUntil(() => hasAuction(sim, 3, "lamp"), 5000),
+      "the leader commits with node 1",
+    );
+    sim.crash(1);
+    sim.crash(3);
+    sim.heal();
+    sim.restart(1);
+    assert.ok(
+      sim.runUntil(() => sim.agreedLeader() !== null && hasAuction(sim, 2, "lamp"), 20_000),
+      `seed ${seed}: nodes 1 and 2 elect a leader that has the committed auction`,
+    );
+    assert.deepEqual(checker.violations, []);
+  }
+});
