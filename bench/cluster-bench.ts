@@ -37,7 +37,10 @@ export interface ClusterSettings {
   profileMs: number;
   /** Runs of the headline load (bids sent to the owner); the median one is reported. */
   headlineRuns: number;
-  /** Compare the headline load on fresh clusters with and without snapshots (pairs of runs; 0: skipped). */
+  /**
+   * Compare the headline load on fresh clusters with and without snapshots, and without fsyncs
+   * (rounds of three runs; 0: skipped).
+   */
   snapshotPairs: number;
 }
 
@@ -122,8 +125,11 @@ export interface ClusterFigures {
   memory: MemoryFigure[];
   scale: SpreadFigure[];
   profile: ProfileFigure | null;
-  /** The headline load on fresh 3-node clusters: default snapshot spacing, then snapshots far apart. */
-  snapshots: { spaced: SpreadFigure; apart: SpreadFigure }[];
+  /**
+   * The headline load on fresh 3-node clusters: default settings, then snapshots far apart, then
+   * no fsync (`--unsafe-no-fsync`).
+   */
+  snapshots: { spaced: SpreadFigure; apart: SpreadFigure; unsynced: SpreadFigure }[];
   setupMs: number;
 }
 
@@ -596,14 +602,15 @@ async function profileRun(settings: ClusterSettings, progress: Progress): Promis
 export const snapshotsApart = 100_000_000;
 
 /**
- * What snapshots cost the headline load: pairs of fresh 3-node clusters, one with the default
- * spacing and one with snapshots `snapshotsApart` entries apart, each loaded once, alternating.
+ * What snapshots and fsyncs cost the headline load: rounds of three fresh 3-node clusters, one with
+ * the defaults, one with snapshots `snapshotsApart` entries apart, one that never fsyncs its log
+ * (`--unsafe-no-fsync`), each loaded once, in turn.
  */
 async function snapshotPairs(
   settings: ClusterSettings,
   progress: Progress,
-): Promise<{ spaced: SpreadFigure; apart: SpreadFigure }[]> {
-  const pairs: { spaced: SpreadFigure; apart: SpreadFigure }[] = [];
+): Promise<{ spaced: SpreadFigure; apart: SpreadFigure; unsynced: SpreadFigure }[]> {
+  const pairs: { spaced: SpreadFigure; apart: SpreadFigure; unsynced: SpreadFigure }[] = [];
   const run = async (env: Record<string, string>, what: string) => {
     const setup = await setUp(3, settings, 64, progress, [], env);
     try {
@@ -614,12 +621,16 @@ async function snapshotPairs(
     }
   };
   for (let pair = 1; pair <= settings.snapshotPairs; pair++) {
-    const spaced = await run({}, `default snapshot spacing (pair ${pair} of ${settings.snapshotPairs})`);
+    const spaced = await run({}, `defaults (round ${pair} of ${settings.snapshotPairs})`);
     const apart = await run(
       { GAVEL_SNAPSHOT_ENTRIES: String(snapshotsApart) },
-      `no snapshot (pair ${pair} of ${settings.snapshotPairs})`,
+      `no snapshot (round ${pair} of ${settings.snapshotPairs})`,
     );
-    pairs.push({ spaced, apart });
+    const unsynced = await run(
+      { GAVEL_UNSAFE_NO_FSYNC: "1" },
+      `no fsync (round ${pair} of ${settings.snapshotPairs})`,
+    );
+    pairs.push({ spaced, apart, unsynced });
   }
   return pairs;
 }

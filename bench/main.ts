@@ -179,21 +179,42 @@ function spreadLine(figure: SpreadFigure): string {
 }
 
 function snapshotLines(figures: ClusterFigures): string[] {
-  const header = ["## What snapshots cost", ""];
+  const header = ["## What snapshots and fsyncs cost", ""];
   if (figures.snapshots.length === 0)
-    return [...header, "Skipped in this run (fresh clusters with and without snapshots).", ""];
+    return [...header, "Skipped in this run (fresh clusters with and without snapshots and fsyncs).", ""];
   return [
     ...header,
-    `The headline load on fresh 3-node clusters, in pairs: the default snapshot spacing (at least 10,000 entries, as many as the state has records), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
+    `The headline load on fresh 3-node clusters, in rounds of three: the defaults (snapshots at least 10,000 entries apart, as many as the state has records; an fsync of the log for every batch), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run), then \`gavel node --unsafe-no-fsync\` (default snapshots, the log never fsynced: what durability costs; never for real use). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
     "",
-    "| snapshots | nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
+    "| run | nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
     "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ...figures.snapshots.flatMap(({ spaced, apart }) => [
-      `| default spacing ${spreadLine(spaced)}`,
-      `| none ${spreadLine(apart)}`,
+    ...figures.snapshots.flatMap(({ spaced, apart, unsynced }) => [
+      `| defaults ${spreadLine(spaced)}`,
+      `| no snapshot ${spreadLine(apart)}`,
+      `| no fsync ${spreadLine(unsynced)}`,
     ]),
     "",
   ];
+}
+
+/** The limits' line on fsyncs, from the rounds with and without them. */
+function fsyncLine(figures: ClusterFigures): string {
+  const rounds = figures.snapshots;
+  const lead =
+    "- Fsyncs: every batch is fsynced on the leader and on each follower before what depends on it leaves, and a node steps nothing while its batch's fsync runs.";
+  if (rounds.length === 0)
+    return `${lead} (The rounds that measure what they cost were skipped in this run.)`;
+  const rates = (pick: (round: (typeof rounds)[number]) => SpreadFigure) =>
+    rounds.map((round) => format(pick(round).bidsPerSecond)).join(" / ");
+  const cpu = (pick: (round: (typeof rounds)[number]) => SpreadFigure) =>
+    rounds
+      .map((round) => ((pick(round).nodeCores * 1000) / pick(round).bidsPerSecond).toFixed(3))
+      .join(" / ");
+  return (
+    `${lead} Without them (the no-fsync rows of What snapshots and fsyncs cost) the same load ran at ${rates((round) => round.unsynced)} bids/s against ${rates((round) => round.spaced)} with them, ` +
+    `at ${cpu((round) => round.unsynced)} ms of node CPU per bid against ${cpu((round) => round.spaced)}: an fsync costs CPU (the system call, the file system's journal commit, the wake-ups of the thread that waits for it) as well as time. ` +
+    "Fewer, larger fsyncs would lift it: batches that gather more bids, or a leader that steps on while its fsync runs (counting toward commit only the entries on its disk, a durable index fed back to the core), with the fsyncs asked meanwhile sharing one."
+  );
 }
 
 function profileLines(figures: ClusterFigures): string[] {
@@ -431,11 +452,11 @@ function limitLines(headline: SpreadFigure, figures: ClusterFigures, cpuCount: n
     "",
     "A bid sent to its auction's owner crosses the owner's HTTP stack, goes to the leader in the owner's next proposal, is appended and fsynced on the leader and both followers, and is answered once the leader's commit notice reaches the owner: four hops between three processes that share the machine's cores with the generator. With 64 bids in flight, bids per second are 64 divided by the mean latency, and each hop waits for its process to be scheduled and to get through the batch in hand, so every microsecond of CPU per bid shows up twice, in throughput and in latency. What would lift it:",
     "",
-    "- Pipelining the disk: a node steps its next batch only once the previous batch's fsync is done. Stepping it meanwhile, with the leader counting only entries on its disk toward commit (a durable index fed back to the core), would overlap the fsync with work.",
+    fsyncLine(figures),
     "- The HTTP request itself: each bid is one request and one answer on a keep-alive connection, each a system call that runs loopback TCP for both ends, and Node's HTTP parser and fastify's request and reply objects; in the profiles above, Node.js internals (HTTP, streams, sockets) and writev (socket writes) are the largest places of each worker's busy time. Fewer requests per bid (several bids per request from one bidder) would cut it; the same requests cost what Node.js makes them cost.",
     "- Cheaper messages: every peer message is JSON, and each wakes its receiver; append, append reply and owner proposal are checked by a hand-written validator (zod checks the rest), and a bid sent to a node that does not run its auction costs a forward and its answer, one message each (compare the `bidder's node` and `auction's owner` rows), which could be batched per target as appends and proposals are.",
     "- Less work per applied entry where no client waits: every node builds live-stream events and replicated-state bookkeeping for every entry, and the owner sends one multicast datagram per update.",
-    "- Snapshots: taking one no longer stops a node for long (it keeps each auction's history as JSON and takes the snapshot as parts, written piece by piece; its compaction deletes a few thousand rows at a time), but every 10,000 to 100,000 entries a node still writes and fsyncs a file of the whole state (about 300 bytes per bid; paced at 16 MiB/s and flushed every 2 MiB, so that it holds up the WAL's fsync less): in the headline load, with the state growing from nothing, each node writes several, and while they are written batches wait longer for their fsync and the cores do the writing. What snapshots cost the headline load is measured above (What snapshots cost): writing them less often, or only what changed since the last one, would lift p99.",
+    "- Snapshots: taking one no longer stops a node for long (it keeps each auction's history as JSON and takes the snapshot as parts, written piece by piece; its compaction deletes a few thousand rows at a time), but every 10,000 to 100,000 entries a node still writes and fsyncs a file of the whole state (about 300 bytes per bid; paced at 16 MiB/s and flushed every 2 MiB, so that it holds up the WAL's fsync less): in the headline load, with the state growing from nothing, each node writes several, and while they are written batches wait longer for their fsync and the cores do the writing. What snapshots cost the headline load is measured above (What snapshots and fsyncs cost): writing them less often, or only what changed since the last one, would lift p99.",
     "- One hot auction: every bidder bids one above the price it last saw, so at most one bid of each owner batch can win; accepted bids per second follow the round trip of a batch, not the node's capacity.",
     "",
   );

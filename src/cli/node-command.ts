@@ -33,6 +33,7 @@ export interface NodeFlags {
   rateLimit: number;
   inFlightMax: number;
   snapshotEntries: number;
+  unsafeNoFsync: boolean;
   clusterKey?: string[];
   multicastGroup: string;
   multicastPort: number;
@@ -200,6 +201,14 @@ export function nodeCommand(): Command {
     )
     .addOption(
       new Option(
+        "--unsafe-no-fsync",
+        "UNSAFE, for measuring what durability costs: never fsync the log; a killed process loses nothing, but an OS crash or power cut loses acknowledged writes",
+      )
+        .env("GAVEL_UNSAFE_NO_FSYNC")
+        .default(false),
+    )
+    .addOption(
+      new Option(
         "--force-new-cluster",
         "LAST RESORT after a majority is lost for good: make this node a one-node cluster from its own data (entries it could not know were committed are kept; what other nodes held beyond them is lost)",
       ).default(false),
@@ -246,6 +255,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
       httpUrl: api.url,
       discoveryPort: flags.discoveryPort,
       dataDir,
+      unsafeNoFsync: flags.unsafeNoFsync,
       peers: flags.peers,
       keys,
       multicastGroup: flags.multicastGroup,

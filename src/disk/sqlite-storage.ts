@@ -77,6 +77,13 @@ export interface DataDirOptions {
    * commit fsynced before it returns.
    */
   syncInBackground?: boolean;
+  /**
+   * With syncInBackground: flushToDisk returns without an fsync of the WAL (`gavel node
+   * --unsafe-no-fsync`, for measuring what durability costs). Commits still reach the OS page cache
+   * before anything that depends on them leaves, so a killed process loses nothing, but an OS crash
+   * or power cut loses what the OS had not yet written: acknowledged bids included.
+   */
+  unsafeNoFsync?: boolean;
 }
 
 export interface OpenedDataDir {
@@ -119,6 +126,7 @@ export function openDataDir(options: DataDirOptions): OpenedDataDir {
     const identity = stored?.identity ?? mintIdentity(db, options);
     const storage = new SqliteStorage(db, file, options.dir, identity, namedFile, {
       background,
+      noFsync: background && options.unsafeNoFsync === true,
       ...(options.onSaveMs === undefined ? {} : { onSaveMs: options.onSaveMs }),
     });
     return { storage, identity, created: stored === null };
@@ -154,6 +162,8 @@ export class SqliteStorage implements Storage {
   private readonly applyInTransaction: (changes: readonly PersistEffect[]) => void;
   private readonly onSaveMs: ((ms: number) => void) | undefined;
   private readonly background: boolean;
+  /** See DataDirOptions.unsafeNoFsync. */
+  private readonly noFsync: boolean;
 
   /** The snapshot file the last committed snapshot row names, or null when the row holds the data or there is none. */
   private namedFile: string | null;
@@ -181,10 +191,11 @@ export class SqliteStorage implements Storage {
     private readonly dir: string,
     private readonly identity: Identity,
     namedFile: string | null,
-    options: { background: boolean; onSaveMs?: (ms: number) => void },
+    options: { background: boolean; noFsync?: boolean; onSaveMs?: (ms: number) => void },
   ) {
     this.namedFile = namedFile;
     this.background = options.background;
+    this.noFsync = options.noFsync ?? false;
     this.onSaveMs = options.onSaveMs;
     this.statements = prepareStatements(db);
     const statements = this.statements;
@@ -387,7 +398,10 @@ export class SqliteStorage implements Storage {
     const since = this.unsyncedSinceMs ?? performance.now();
     this.unsyncedSinceMs = null;
     const unnamed = this.filesUnnamed.splice(0);
-    fsync(fd, (error) => {
+    const sync = this.noFsync
+      ? (_fd: number, then: (error: null) => void) => setImmediate(then, null)
+      : fsync;
+    sync(fd, (error) => {
       // Closed meanwhile (the node stopped): nothing waits for this any more.
       if (this.closed) return;
       if (error !== null)

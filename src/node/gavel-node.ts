@@ -39,6 +39,8 @@ export interface NodeProcessOptions {
   httpUrl: string;
   discoveryPort: number;
   dataDir: string;
+  /** Never fsync the log (see DataDirOptions.unsafeNoFsync); the node warns at start. Default false. */
+  unsafeNoFsync?: boolean;
   /** Static peers (host:port of their peer port), sent beacons over TCP where broadcast does not reach. */
   peers?: readonly string[];
   /** Protocol settings; clusterName and expect among them. */
@@ -129,6 +131,7 @@ export class GavelNode {
       nodeId: options.nodeId,
       onSaveMs: (ms) => metrics?.write(ms),
       syncInBackground: true,
+      unsafeNoFsync: options.unsafeNoFsync === true,
     });
     const logger = options.logger.child({ node: identity.nodeId });
     let node: GavelNode | null = null;
@@ -180,6 +183,12 @@ export class GavelNode {
         },
         "node started",
       );
+      if (options.unsafeNoFsync === true) {
+        logger.warn(
+          {},
+          "UNSAFE: --unsafe-no-fsync: the log is never fsynced; an OS crash or power cut loses acknowledged writes. For measurements only.",
+        );
+      }
       if (keyring === null) {
         logger.warn(
           {},
