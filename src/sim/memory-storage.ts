@@ -52,23 +52,29 @@ export class MemoryStorage implements Storage {
 
   saveAll(changes: readonly PersistEffect[]): void {
     // A crash cannot strike in the middle of a synchronous call: this is as atomic as SQLite's transaction.
-    for (const change of changes) this.save(change);
+    for (const change of changes) this.write(change);
   }
 
+  /** One change, on disk when this returns (as SqliteStorage's save, used at start): with it, every earlier write. */
   save(change: PersistEffect): void {
-    this.saves++;
-    this.writeTakenSnapshot();
-    if (change.snapshot !== undefined && change.snapshotTaken === true) {
-      const { snapshot, compactThrough, snapshotTaken: _taken, ...rest } = change;
-      this.write(rest);
-      this.unwritten = compactThrough === undefined ? { snapshot } : { snapshot, compactThrough };
-    } else {
-      this.write(change);
-    }
+    this.write(change);
+    for (const { change: written } of this.unsynced.splice(0)) this.apply(written);
   }
 
   /** Written: on disk at once, or with a background fsync once a flush that began after this ends. */
   private write(change: PersistEffect): void {
+    this.saves++;
+    this.writeTakenSnapshot();
+    if (change.snapshot !== undefined && change.snapshotTaken === true) {
+      const { snapshot, compactThrough, snapshotTaken: _taken, ...rest } = change;
+      this.writeOne(rest);
+      this.unwritten = compactThrough === undefined ? { snapshot } : { snapshot, compactThrough };
+    } else {
+      this.writeOne(change);
+    }
+  }
+
+  private writeOne(change: PersistEffect): void {
     if (this.flushToDisk === undefined) this.apply(change);
     else this.unsynced.push({ seq: ++this.written, change });
   }
@@ -78,7 +84,7 @@ export class MemoryStorage implements Storage {
     if (this.unwritten === null || this.state === null) return;
     const { snapshot, compactThrough } = this.unwritten;
     this.unwritten = null;
-    this.write({ type: "persist", snapshot, ...(compactThrough === undefined ? {} : { compactThrough }) });
+    this.writeOne({ type: "persist", snapshot, ...(compactThrough === undefined ? {} : { compactThrough }) });
   }
 
   /** The node crashed: a taken snapshot still being written, and what no fsync covered, never reach the disk. */
