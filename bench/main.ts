@@ -213,7 +213,7 @@ function fsyncLine(figures: ClusterFigures): string {
   return (
     `${lead} Without them (the no-fsync rows of What snapshots and fsyncs cost) the same load ran at ${rates((round) => round.unsynced)} bids/s against ${rates((round) => round.spaced)} with them, ` +
     `at ${cpu((round) => round.unsynced)} ms of node CPU per bid against ${cpu((round) => round.spaced)}: an fsync costs CPU (the system call, the file system's journal commit, the wake-ups of the thread that waits for it) as well as time. ` +
-    "Fewer, larger fsyncs would lift it: batches that gather more bids, or a leader that steps on while its fsync runs (counting toward commit only the entries on its disk, a durable index fed back to the core), with the fsyncs asked meanwhile sharing one."
+    "Fewer fsyncs would lift it, if they come without added latency: a leader that steps on while its fsync runs (counting toward commit only the entries on its disk, a durable index fed back to the core), with the fsyncs asked meanwhile sharing one."
   );
 }
 
