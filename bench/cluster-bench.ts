@@ -531,7 +531,11 @@ async function growTo(setup: Setup, total: number, progress: Progress): Promise<
   });
 }
 
-async function joinRun(setup: Setup, settings: ClusterSettings, progress: Progress): Promise<JoinFigure> {
+export async function joinRun(
+  setup: Setup,
+  settings: Pick<ClusterSettings, "joinEntries" | "auctions" | "warmupMs" | "durationMs">,
+  progress: Progress,
+): Promise<JoinFigure> {
   const { cluster } = setup;
   const leaderId = await waitFor("a leader", 20_000, async () => (await cluster.leader()) ?? undefined);
   const leader = cluster.node(leaderId);

@@ -2,13 +2,14 @@
 // spread over 1,000 auctions, one run; prints bids/s, latency and CPU per bid, and with --profile
 // where each node's time went. `npm run bench` remains the source of BENCHMARKS.md.
 //
-//   npm run bench:headline -- [--nodes 3] [--bidders 64] [--seconds 10] [--to-owner] [--snapshot-entries N]
+//   npm run bench:headline -- [--nodes 3] [--bidders 64] [--seconds 10] [--runs 1] [--to-owner] [--snapshot-entries N]
+//                             [--join]
 //                             [--profile [--keep-profiles]]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { setUp, spreadRun } from "./cluster-bench.js";
+import { joinRun, setUp, spreadRun } from "./cluster-bench.js";
 import { profilesIn, summarize } from "./profile.js";
 
 const { values } = parseArgs({
@@ -16,16 +17,19 @@ const { values } = parseArgs({
     nodes: { type: "string", default: "3" },
     bidders: { type: "string", default: "64" },
     seconds: { type: "string", default: "10" },
+    runs: { type: "string", default: "1" },
     profile: { type: "boolean", default: false },
     "to-owner": { type: "boolean", default: false },
     "keep-profiles": { type: "boolean", default: false },
     "snapshot-entries": { type: "string" },
+    join: { type: "boolean", default: false },
   },
 });
 const nodes = Number(values.nodes);
 const bidders = Number(values.bidders);
 const seconds = Number(values.seconds);
-for (const [name, value] of Object.entries({ nodes, bidders, seconds }))
+const runs = Number(values.runs);
+for (const [name, value] of Object.entries({ nodes, bidders, seconds, runs }))
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
 
 const progress = (text: string) => process.stderr.write(`${text}\n`);
@@ -37,18 +41,30 @@ const env: Record<string, string> =
   snapshotEntries === undefined ? {} : { GAVEL_SNAPSHOT_ENTRIES: snapshotEntries };
 const setup = await setUp(nodes, settings, bidders, progress, nodeArgs, env);
 try {
-  progress(`${nodes} nodes: ${bidders} bidders for ${seconds} s after a 2 s warm-up`);
-  const figure = await spreadRun(setup, bidders, settings, values["to-owner"] ? "owner" : "node");
-  const { p50, p99, p999 } = figure.latency;
-  const cpuPerBid = (figure.nodeCores * 1000) / figure.bidsPerSecond;
-  console.log(
-    `bids_per_s=${Math.round(figure.bidsPerSecond)} p50_ms=${p50.toFixed(2)} p99_ms=${p99.toFixed(2)} ` +
-      `p999_ms=${p999.toFixed(1)} node_cores=${figure.nodeCores.toFixed(2)} node_cpu_ms_per_bid=${cpuPerBid.toFixed(3)} ` +
-      `generator_cores=${figure.generatorCores.toFixed(2)} statuses=${JSON.stringify(figure.byStatus)} ` +
-      `cores_by_node=${Object.entries(figure.coresByNode)
-        .map(([id, cores]) => `${id}:${cores.toFixed(2)}`)
-        .join(",")}`,
-  );
+  // Runs one after another on the same cluster: the state, and so what it costs, grows with each.
+  for (let run = 1; run <= runs; run += 1) {
+    progress(
+      `${nodes} nodes: ${bidders} bidders for ${seconds} s after a 2 s warm-up (run ${run} of ${runs})`,
+    );
+    const figure = await spreadRun(setup, bidders, settings, values["to-owner"] ? "owner" : "node");
+    const { p50, p99, p999 } = figure.latency;
+    const cpuPerBid = (figure.nodeCores * 1000) / figure.bidsPerSecond;
+    console.log(
+      `bids_per_s=${Math.round(figure.bidsPerSecond)} p50_ms=${p50.toFixed(2)} p99_ms=${p99.toFixed(2)} ` +
+        `p999_ms=${p999.toFixed(1)} node_cores=${figure.nodeCores.toFixed(2)} node_cpu_ms_per_bid=${cpuPerBid.toFixed(3)} ` +
+        `generator_cores=${figure.generatorCores.toFixed(2)} statuses=${JSON.stringify(figure.byStatus)} ` +
+        `cores_by_node=${Object.entries(figure.coresByNode)
+          .map(([id, cores]) => `${id}:${cores.toFixed(2)}`)
+          .join(",")}`,
+    );
+  }
+  if (values.join) {
+    // A new node joins after the runs and catches up the log they left (as the bench's join section).
+    const join = await joinRun(setup, { ...settings, joinEntries: 0 }, progress);
+    console.log(
+      `join_entries=${join.entries} join_serving_ms=${Math.round(join.servingMs)} join_caught_up_ms=${Math.round(join.caughtUpMs)}`,
+    );
+  }
   if (dir !== null) {
     const running = setup.cluster.running();
     const pids = new Map(running.map((node) => [node.pid, node.id]));
