@@ -187,7 +187,7 @@ export function nodeCommand(): Command {
     .addOption(
       new Option(
         "--snapshot-entries <n>",
-        "fewest log entries applied between two snapshots; more as the state grows (as many as it has records, up to 100000 or this, whichever is more)",
+        "fewest log entries applied between two snapshots; more as the state grows (as many as it has records, up to 1000000 or this, whichever is more)",
       )
         .env("GAVEL_SNAPSHOT_ENTRIES")
         .default(defaultConfig().snapshotEntriesThreshold)

@@ -46,7 +46,12 @@ export interface Config {
    * as the state has records (auctions, bids, users), between this and snapshotEntriesMax.
    */
   snapshotEntriesThreshold: number;
-  /** The longest spacing between snapshots, in entries, however large the state. Default 100000. */
+  /**
+   * The longest spacing between snapshots, in entries, however large the state. Default 1000000. Up
+   * to it, a snapshot costs about as much per entry as the log itself (both write each record once);
+   * past it, the cost per entry grows with the state. The log (on disk and in memory) holds up to
+   * this many entries.
+   */
   snapshotEntriesMax: number;
   /** Entries kept in the log behind a snapshot, so a slightly lagging follower needs no snapshot. Default 1000. */
   snapshotTrailingEntries: number;
@@ -100,7 +105,7 @@ export function defaultConfig(): Config {
     appendEntriesMax: 512,
     inflightAppendsMax: 64,
     snapshotEntriesThreshold: 10_000,
-    snapshotEntriesMax: 100_000,
+    snapshotEntriesMax: 1_000_000,
     snapshotTrailingEntries: 1000,
     snapshotChunkChars: 1 << 20,
     membersMax: 64,
