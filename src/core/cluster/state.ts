@@ -4,7 +4,14 @@
 // snapshot (serialize, then restore) reproduces the state exactly, byte for byte.
 import { assert, unreachable } from "../assert.js";
 import { AuctionBook, bidKey } from "../auction/engine.js";
-import type { AcceptedBid, Auction, AuctionEvent, EngineLimits, Outcome } from "../auction/types.js";
+import type {
+  AcceptedBid,
+  Auction,
+  AuctionEvent,
+  BidRecord,
+  EngineLimits,
+  Outcome,
+} from "../auction/types.js";
 import { defaultEngineLimits } from "../auction/types.js";
 import type { AuctionCommand } from "../auction/schemas.js";
 import { joinParts } from "./taken-snapshot.js";
@@ -54,14 +61,14 @@ export interface StateOptions {
 }
 
 /**
- * An auction's bid history as JSON, as far as it was converted: the first `bids` records and the
- * first `accepted` accepted bids, and the accepted bids applied since, in order (`added`).
+ * An auction's bid history as JSON, as far as it was converted: its first `lines` records (as
+ * compact records, see historyRecord), the `accepted` accepted bids among them, and the accepted
+ * bids applied since, in order (`added`).
  */
 interface HistoryJson {
-  bids: number;
-  bidsJson: string;
+  lines: number;
+  json: string;
   accepted: number;
-  acceptedJson: string;
   added: AcceptedBid[];
 }
 
@@ -71,20 +78,108 @@ interface HistoryJson {
  */
 const historyChunk = 16;
 
+/**
+ * One line of an auction's history as a snapshot holds it: an array, without the names of the
+ * fields, the line's position (`seq`) or the auction's id, which restore puts back. A line the
+ * bidder placed (not automatic) is the first line of an accepted bid, and the accepted bids are the
+ * placed lines in order, one each; such a line carries the rest of its accepted bid:
+ * `[bidId, bidder, amount, timestampMs, max, priceAfter, leaderAfter, boughtNow]`; an automatic line
+ * is `[bidId, bidder, amount, timestampMs]`. A quarter of the size of the two as objects.
+ */
+type HistoryRecord =
+  [string, string, number, number] | [string, string, number, number, number | null, number, string, boolean];
+
+interface SerializedAuction extends Omit<Auction, "bids" | "accepted"> {
+  history: HistoryRecord[];
+}
+
+/** An auction as snapshots before the compact history held it (still restored). */
+interface SerializedAuctionWithObjects extends Omit<Auction, "accepted"> {
+  accepted: AcceptedBid[];
+}
+
 interface SerializedState {
   appliedIndex: LogIndex;
   config: ClusterConfig;
   lastTimestampMs: number;
-  auctions: (Omit<Auction, "accepted"> & { accepted: AcceptedBid[] })[];
+  auctions: (SerializedAuction | SerializedAuctionWithObjects)[];
   assignments: [string, Assignment][];
   users: User[];
   drained: NodeId[];
 }
 
+/** The compact records of `lines`, the placed ones paired, in order, with `accepted`. */
+function historyRecords(lines: readonly BidRecord[], accepted: readonly AcceptedBid[]): HistoryRecord[] {
+  const records: HistoryRecord[] = [];
+  let next = 0;
+  for (const line of lines) {
+    if (line.automatic) {
+      records.push([line.bidId, line.bidder, line.amount, line.timestampMs]);
+      continue;
+    }
+    const bid = accepted[next++];
+    assert(
+      bid !== undefined && bid.bidId === line.bidId && bid.bidder === line.bidder,
+      "each placed history line is the next accepted bid",
+    );
+    records.push([
+      line.bidId,
+      line.bidder,
+      line.amount,
+      line.timestampMs,
+      bid.max,
+      bid.priceAfter,
+      bid.leaderAfter,
+      bid.boughtNow,
+    ]);
+  }
+  assert(next === accepted.length, "each accepted bid has its placed history line");
+  return records;
+}
+
+/** How many of `lines` are placed (not automatic) lines: accepted bids. */
+function placedCount(lines: readonly BidRecord[]): number {
+  let placed = 0;
+  for (const line of lines) if (!line.automatic) placed += 1;
+  return placed;
+}
+
+/** Restores an auction's bids and accepted bids from its compact history. */
+function restoreHistory(
+  auctionId: string,
+  history: readonly HistoryRecord[],
+): Pick<Auction, "bids" | "accepted"> {
+  const bids: BidRecord[] = [];
+  const accepted = new Map<string, AcceptedBid>();
+  for (const record of history) {
+    const [bidId, bidder, amount, timestampMs] = record;
+    const automatic = record.length === 4;
+    bids.push({ seq: bids.length, bidId, bidder, amount, timestampMs, automatic });
+    if (record.length === 4) continue;
+    const [, , , , max, priceAfter, leaderAfter, boughtNow] = record;
+    accepted.set(bidKey(bidder, bidId), {
+      auctionId,
+      bidId,
+      bidder,
+      amount,
+      max,
+      timestampMs,
+      priceAfter,
+      leaderAfter,
+      boughtNow,
+    });
+  }
+  return { bids, accepted };
+}
+
 /** History records not yet converted, as a part that converts them when read ("" when none). */
-function tailPart(records: readonly object[], afterOthers: boolean): SnapshotPart {
-  if (records.length === 0) return "";
-  return () => (afterOthers ? "," : "") + JSON.stringify(records).slice(1, -1);
+function tailPart(
+  lines: readonly BidRecord[],
+  accepted: readonly AcceptedBid[],
+  afterOthers: boolean,
+): SnapshotPart {
+  if (lines.length === 0) return "";
+  return () => (afterOthers ? "," : "") + JSON.stringify(historyRecords(lines, accepted)).slice(1, -1);
 }
 
 export class ClusterState {
@@ -285,22 +380,20 @@ export class ClusterState {
   }
 
   /**
-   * One auction's JSON, added to `parts`: its other fields in their order, then `bids` and `accepted` (the values of
-   * the map, in insertion order). A restored auction has its fields in the same order, so a node
-   * that restored a snapshot writes the same text as one that applied the whole log.
+   * One auction's JSON, added to `parts`: its other fields in their order, then `history` (see
+   * HistoryRecord). A restored auction has its fields in the same order, so a node that restored a
+   * snapshot writes the same text as one that applied the whole log.
    */
   private auctionJson(auction: Auction, parts: SnapshotPart[]): void {
     const history = this.convertHistory(auction, historyChunk);
     const { bids: _bids, accepted: _accepted, ...head } = auction;
     const headJson = JSON.stringify(head);
+    const lines = auction.bids.slice(history.lines);
     parts.push(
       headJson.slice(0, -1),
-      ',"bids":[',
-      history.bidsJson,
-      tailPart(auction.bids.slice(history.bids), history.bids > 0),
-      '],"accepted":[',
-      history.acceptedJson,
-      tailPart(this.acceptedTail(auction, history), history.accepted > 0),
+      ',"history":[',
+      history.json,
+      tailPart(lines, this.acceptedTail(auction, history), history.lines > 0),
       "]}",
     );
   }
@@ -321,10 +414,10 @@ export class ClusterState {
     let history = this.historyJson.get(auction);
     if (
       history === undefined ||
-      history.bids > auction.bids.length ||
+      history.lines > auction.bids.length ||
       history.accepted + history.added.length > auction.accepted.size
     ) {
-      history = { bids: 0, bidsJson: "", accepted: 0, acceptedJson: "", added: [] };
+      history = { lines: 0, json: "", accepted: 0, added: [] };
       this.historyJson.set(auction, history);
     }
     return history;
@@ -340,29 +433,27 @@ export class ClusterState {
     }
   }
 
-  /** Converts the history records not yet in JSON, once at least `atLeast` of either kind wait. */
+  /** Converts the history lines not yet in JSON, once at least `atLeast` wait. */
   private convertHistory(auction: Auction, atLeast: number): HistoryJson {
     const history = this.historyOf(auction);
-    if (auction.bids.length - history.bids >= atLeast) {
-      // One call for all the new records: the array's text without its brackets.
-      const added = JSON.stringify(auction.bids.slice(history.bids)).slice(1, -1);
-      history.bidsJson += (history.bids > 0 ? "," : "") + added;
-      history.bids = auction.bids.length;
+    const waiting = auction.bids.length - history.lines;
+    if (waiting === 0 || waiting < atLeast) return history;
+    const lines = auction.bids.slice(history.lines);
+    // The accepted bids among them are the map's last ones: the noted ones when the counts agree;
+    // else (a restored auction, whose earlier bids were never noted) the map is walked once.
+    const placed = placedCount(lines);
+    let accepted = history.added;
+    if (accepted.length !== placed || history.accepted + placed !== auction.accepted.size) {
+      accepted = [];
+      let position = 0;
+      for (const bid of auction.accepted.values()) if (position++ >= history.accepted) accepted.push(bid);
     }
-    const waiting = auction.accepted.size - history.accepted;
-    if (waiting >= atLeast && waiting > 0) {
-      // The noted bids are the map's last ones when the counts agree; else (a restored auction,
-      // whose earlier bids were never noted) the map is walked once.
-      let added = history.added;
-      if (added.length !== waiting) {
-        added = [];
-        let position = 0;
-        for (const bid of auction.accepted.values()) if (position++ >= history.accepted) added.push(bid);
-      }
-      history.acceptedJson += (history.accepted > 0 ? "," : "") + JSON.stringify(added).slice(1, -1);
-      history.accepted = auction.accepted.size;
-      history.added = [];
-    }
+    // One call for all the new records: the array's text without its brackets.
+    const added = JSON.stringify(historyRecords(lines, accepted)).slice(1, -1);
+    history.json += (history.lines > 0 ? "," : "") + added;
+    history.lines = auction.bids.length;
+    history.accepted = auction.accepted.size;
+    history.added = [];
     return history;
   }
 
@@ -373,8 +464,15 @@ export class ClusterState {
     state.config = parsed.config;
     state.book.lastTimestampMs = parsed.lastTimestampMs;
     for (const serialized of parsed.auctions) {
-      const auction = serialized as unknown as Auction;
-      auction.accepted = new Map(serialized.accepted.map((bid) => [bidKey(bid.bidder, bid.bidId), bid]));
+      let auction: Auction;
+      if ("history" in serialized) {
+        const { history, ...head } = serialized;
+        auction = { ...head, ...restoreHistory(head.id, history) };
+      } else {
+        // Before the compact history: the lines and accepted bids as objects.
+        auction = serialized as unknown as Auction;
+        auction.accepted = new Map(serialized.accepted.map((bid) => [bidKey(bid.bidder, bid.bidId), bid]));
+      }
       state.book.auctions.set(auction.id, auction);
     }
     for (const [auctionId, assignment] of parsed.assignments) {

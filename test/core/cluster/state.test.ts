@@ -117,17 +117,27 @@ test("users register once; their tokens are known by hash", () => {
   assert.equal(ClusterState.restore(state.serialize()).userOfToken("h1"), "ann");
 });
 
-/** The state's JSON by one plain JSON.stringify, each auction's history last: what serialize must equal. */
+/**
+ * The state's JSON by one plain JSON.stringify, each auction's history last as compact records (an
+ * automatic line as [bidId, bidder, amount, timestampMs], a placed one followed by the rest of its
+ * accepted bid: max, priceAfter, leaderAfter, boughtNow): what serialize must equal.
+ */
 function plainJson(state: ClusterState): string {
   return JSON.stringify({
     appliedIndex: state.appliedIndex,
     config: state.config,
     lastTimestampMs: state.book.lastTimestampMs,
-    auctions: [...state.book.auctions.values()].map(({ bids, accepted, ...head }) => ({
-      ...head,
-      bids,
-      accepted: [...accepted.values()],
-    })),
+    auctions: [...state.book.auctions.values()].map(({ bids, accepted, ...head }) => {
+      const placed = [...accepted.values()];
+      const history = bids.map((line) => {
+        const record = [line.bidId, line.bidder, line.amount, line.timestampMs];
+        if (line.automatic) return record;
+        const bid = placed.shift()!;
+        return [...record, bid.max, bid.priceAfter, bid.leaderAfter, bid.boughtNow];
+      });
+      assert.equal(placed.length, 0, "every accepted bid has its placed line");
+      return { ...head, history };
+    }),
     assignments: [...state.assignments],
     users: [...state.users.values()],
     drained: [...state.drained],
@@ -198,4 +208,41 @@ test("serialize keeps the history it converted (as bids apply, and at snapshots)
     if (round === 4) state = restored;
   }
   assert.ok(state.book.get("a")!.bids.length > 1, "the history grew between serializations");
+});
+
+test("a snapshot of the earlier format (history lines and accepted bids as objects) restores the same state", () => {
+  let state = new ClusterState();
+  state.apply(configEntry(1, 1, votersConfig([1, 2, 3])));
+  state.apply(auctionEntry(2, 100, { kind: "create", command: createCommand("lamp"), owner: 2 }));
+  const bids = [
+    { bidder: "ann", amount: 120, max: 200 },
+    { bidder: "bob", amount: 150, max: null },
+    { bidder: "bob", amount: 300, max: null },
+  ];
+  let index = 2;
+  for (const [position, bid] of bids.entries()) {
+    const command = { type: "place-bid" as const, auctionId: "lamp", bidId: `b${position}`, ...bid };
+    state.apply(
+      auctionEntry(++index, 200 + index, { kind: "auction", command, owner: 2, epoch: 1, ref: `r${index}` }),
+    );
+  }
+  const lamp = state.book.get("lamp")!;
+  assert.ok(
+    lamp.bids.some((line) => line.automatic),
+    "ann's proxy bid for her",
+  );
+  const earlier = JSON.parse(state.serialize()) as { auctions: Record<string, unknown>[] };
+  earlier.auctions = [...state.book.auctions.values()].map(({ bids: lines, accepted, ...head }) => ({
+    ...head,
+    bids: lines,
+    accepted: [...accepted.values()],
+  }));
+  const restored = ClusterState.restore(JSON.stringify(earlier));
+  assert.equal(restored.serialize(), state.serialize());
+  assert.deepEqual(restored.book.get("lamp")!.bids, lamp.bids);
+  assert.deepEqual([...restored.book.get("lamp")!.accepted], [...lamp.accepted]);
+  // And from the compact text: the same lines and accepted bids, and it goes on alike.
+  state = ClusterState.restore(state.serialize());
+  assert.deepEqual(state.book.get("lamp")!.bids, lamp.bids);
+  assert.deepEqual([...state.book.get("lamp")!.accepted], [...lamp.accepted]);
 });
