@@ -12,6 +12,8 @@ export interface Answer {
   body: string;
   /** The auction owner's API URL, when the answer named it (Gavel-Owner). */
   owner?: string;
+  /** The Retry-After header, when the answer had one (a 503 overloaded does). */
+  retryAfter?: string;
 }
 
 /** Largest answer head accepted, in bytes. */
@@ -80,6 +82,7 @@ class Connection {
     clearTimeout(timer);
     const answer: Answer = { status: head.status, body: data.toString("utf8", bodyStart, bodyEnd) };
     if (head.owner !== undefined) answer.owner = head.owner;
+    if (head.retryAfter !== undefined) answer.retryAfter = head.retryAfter;
     if (head.close) this.fail(new Error("closed by the server"));
     else this.release(this);
     resolve(answer);
@@ -102,6 +105,7 @@ interface Head {
   status: number;
   contentLength: number;
   owner?: string;
+  retryAfter?: string;
   close: boolean;
 }
 
@@ -124,6 +128,8 @@ export function parseHead(text: string): Head | string {
       return `unsupported transfer-encoding: ${value}`;
     } else if (name === "gavel-owner") {
       head.owner = value;
+    } else if (name === "retry-after") {
+      head.retryAfter = value;
     } else if (name === "connection") {
       head.close = value
         .toLowerCase()
