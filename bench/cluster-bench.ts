@@ -109,6 +109,10 @@ export interface JoinFigure {
 
 export interface MemoryFigure {
   auctions: number;
+  /** The leader's commit index when measured: entries applied (auctions, bids, users, ...). */
+  entries: number;
+  /** When it was measured, in words. */
+  when: string;
   rssMb: Record<number, number>;
 }
 
@@ -509,12 +513,14 @@ async function workerKill(
   }
 }
 
-async function memoryFigure(cluster: BenchCluster, auctions: number): Promise<MemoryFigure> {
+async function memoryFigure(cluster: BenchCluster, auctions: number, when: string): Promise<MemoryFigure> {
   // Settle first: what the nodes hold, not what a burst of requests left to collect.
   await new Promise((resolve) => setTimeout(resolve, 1000));
+  const leaderId = await waitFor("a leader", 20_000, async () => (await cluster.leader()) ?? undefined);
+  const entries = await cluster.node(leaderId).metric("gavel_commit_index");
   const rssMb: Record<number, number> = {};
   for (const node of cluster.running()) rssMb[node.id] = node.rssBytes() / 2 ** 20;
-  return { auctions, rssMb };
+  return { auctions, entries, when, rssMb };
 }
 
 async function growTo(setup: Setup, total: number, progress: Progress): Promise<void> {
@@ -645,7 +651,7 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
   const setup = await setUp(3, settings, maxBidders, progress);
   const setupMs = performance.now() - setupStartedAt;
   try {
-    const memory = [await memoryFigure(setup.cluster, settings.auctions)];
+    const memory = [await memoryFigure(setup.cluster, settings.auctions, "auctions created")];
     const spread: SpreadFigure[] = [];
     for (const bidders of settings.bidderCounts) {
       progress(
@@ -663,13 +669,14 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
     }
     const byRate = [...routedRuns].sort((left, right) => left.bidsPerSecond - right.bidsPerSecond);
     const routed = byRate[Math.floor((byRate.length - 1) / 2)]!;
+    memory.push(await memoryFigure(setup.cluster, settings.auctions, "after the bid runs above"));
     progress(`hot auction: ${settings.hotBidders} bidders`);
     const hot = await hotRun(setup, settings);
     const fanout = await fanoutRun(setup, settings, progress);
     const failover = await failoverRun(setup, settings, progress);
     if (settings.bigAuctions > 0) {
       await growTo(setup, settings.bigAuctions, progress);
-      memory.push(await memoryFigure(setup.cluster, settings.bigAuctions));
+      memory.push(await memoryFigure(setup.cluster, settings.bigAuctions, "grown to that many auctions"));
     }
     const join = await joinRun(setup, settings, progress);
     await setup.cluster.destroy();

@@ -359,21 +359,21 @@ function report(
           ...[headline, ...figures.scale].map(spreadLine),
         ]),
     "",
-    "Resident memory (RSS) per node, in MiB:",
+    "Resident memory (RSS) per node, in MiB, on the main cluster, with the entries its log had applied by then (its state, and the log since its last snapshot, are in memory):",
     "",
-    "| auctions | " +
+    "| when | auctions | entries applied | " +
       Object.keys(figures.memory[0]!.rssMb)
         .map((id) => `node ${id}`)
         .join(" | ") +
       " |",
-    "| ---: | " +
+    "| --- | ---: | ---: | " +
       Object.keys(figures.memory[0]!.rssMb)
         .map(() => "---:")
         .join(" | ") +
       " |",
     ...figures.memory.map(
       (row) =>
-        `| ${format(row.auctions)} | ${Object.values(row.rssMb)
+        `| ${row.when} | ${format(row.auctions)} | ${format(row.entries)} | ${Object.values(row.rssMb)
           .map((value) => value.toFixed(0))
           .join(" | ")} |`,
     ),
