@@ -6,27 +6,16 @@
 //   node dist/bench/apply.js [bids]    (after npm run build; default 300,000 bids over 1,000 auctions)
 import { ClusterState } from "../src/core/cluster/state.js";
 import type { CreateAuctionBody, LogEntry } from "../src/core/cluster/types.js";
+import { createCommand } from "./engine.js";
 
 const auctions = 1000;
 const bids = Number(process.argv[2] ?? 300_000);
 if (!Number.isInteger(bids) || bids < 1) throw new Error("bids must be a positive integer");
 
-function createCommand(auctionId: string): CreateAuctionBody {
-  return {
-    type: "create-auction",
-    auctionId,
-    seller: "sam",
-    title: `Lot ${auctionId}`,
-    description: "",
-    currency: "EUR",
-    startingPrice: 1,
-    reservePrice: null,
-    buyNowPrice: null,
-    increment: { type: "fixed", amount: 1 },
-    opensAt: 0,
-    closesAt: 9_000_000_000_000,
-    softClose: null,
-  };
+/** The engine bench's auction, as a log entry carries it (stamped by its entry). */
+function createBody(auctionId: string): CreateAuctionBody {
+  const { timestampMs: _stamp, ...body } = createCommand(auctionId);
+  return body;
 }
 
 const state = new ClusterState();
@@ -35,7 +24,7 @@ for (let auction = 0; auction < auctions; auction++) {
   const data = {
     kind: "create" as const,
     owner: 1 + (auction % 2),
-    command: createCommand(`auction-${auction}`),
+    command: createBody(`auction-${auction}`),
   };
   state.apply({ index: ++index, term: 1, timestampMs: 1, data });
 }

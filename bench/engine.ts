@@ -27,7 +27,8 @@ const bidders = ["ann", "bob"];
 /** Far enough ahead that no benchmark bid reaches it. */
 const closesAt = 1_000_000_000;
 
-function createCommand(auctionId: string): CreateAuctionCommand {
+/** A long-running auction with a fixed increment of 1 (also the in-process apply bench's). */
+export function createCommand(auctionId: string): CreateAuctionCommand {
   return {
     type: "create-auction",
     timestampMs: 0,
