@@ -1,6 +1,7 @@
 // A client library that follows a gavel cluster's auction updates: it joins the multicast group on
-// one interface, checks each datagram (size, signature when given keys, schema), and tracks the last
-// version of every auction. It drops duplicates and stale versions, and when a version is skipped
+// one interface, checks each datagram (size, signature when given keys, schema: a datagram carries
+// one or more updates, and one that fails drops them all), and tracks the last version of every
+// auction. It drops duplicates and stale versions, and when a version is skipped
 // it fetches the auction over HTTP and goes on from there. It never binds the wildcard address,
 // never sends a datagram, and never throws from a socket or fetch callback: it counts and emits.
 import { EventEmitter } from "node:events";
@@ -9,7 +10,7 @@ import { z } from "zod";
 import { isWildcard } from "../net/address.js";
 import { frameAuth } from "../net/cluster-key.js";
 import type { AuthFailureReason, FrameAuth } from "../net/cluster-key.js";
-import { decodeUpdate } from "../net/envelope.js";
+import { decodeUpdates } from "../net/envelope.js";
 import type { DecodeFailureReason } from "../net/envelope.js";
 import { BindError, WildcardAddressError } from "../net/errors.js";
 import { checkMulticastGroup, checkMulticastPort, multicastDefaults } from "../net/multicast.js";
@@ -93,8 +94,12 @@ export const receiverDropReasons: readonly ReceiverDropReason[] = [
 ];
 
 export interface UpdateReceiverStats {
-  /** Datagrams that arrived. */
+  /** Datagrams that arrived (each carries one or more updates). */
   received: number;
+  /** Datagrams that passed the size, signature and schema checks; the others are dropped whole. */
+  passed: number;
+  /** Updates in the datagrams that passed: each is delivered or dropped. */
+  updates: number;
   /** Updates emitted as "update". */
   delivered: number;
   /** Skipped versions detected. */
@@ -103,6 +108,10 @@ export interface UpdateReceiverStats {
   catchUps: number;
   /** Catch-ups that failed on every URL (or had no URL to try). */
   catchUpFailures: number;
+  /**
+   * Drops by reason: whole datagrams for the checks' reasons (envelope, signature, "oversized"),
+   * single updates for the others ("other-cluster", "duplicate", "stale-version", "held-full").
+   */
   dropped: Record<ReceiverDropReason, number>;
 }
 
@@ -163,6 +172,8 @@ type Settings = Required<
 export class UpdateReceiver extends EventEmitter<UpdateReceiverEvents> {
   private readonly counts: UpdateReceiverStats = {
     received: 0,
+    passed: 0,
+    updates: 0,
     delivered: 0,
     gaps: 0,
     catchUps: 0,
@@ -259,12 +270,15 @@ export class UpdateReceiver extends EventEmitter<UpdateReceiverEvents> {
     if (datagram.byteLength > this.settings.datagramBytesMax) return this.drop("oversized");
     const opened = this.auth.open(datagram);
     if (!opened.ok) return this.drop(opened.reason);
-    const decoded = decodeUpdate(opened.body);
+    const decoded = decodeUpdates(opened.body);
     if (!decoded.ok) return this.drop(decoded.reason);
-    const update = decoded.value;
-    if (this.clusterName !== undefined && update.clusterName !== this.clusterName)
-      return this.drop("other-cluster");
-    this.accept(update);
+    this.counts.passed++;
+    this.counts.updates += decoded.value.length;
+    for (const update of decoded.value) {
+      if (this.clusterName !== undefined && update.clusterName !== this.clusterName)
+        this.drop("other-cluster");
+      else this.accept(update);
+    }
   }
 
   private accept(update: AuctionUpdate): void {

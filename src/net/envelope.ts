@@ -1,9 +1,9 @@
 // The versioned envelope every TCP frame and UDP datagram carries: UTF-8 JSON of
 // `{ "v": PROTOCOL_VERSION, "m": message }` (TCP) or `{ "v": PROTOCOL_VERSION, "b": beacon }` (UDP),
-// and the multicast update's `{ "v": UPDATE_FORMAT_VERSION, "u": update }` (for clients).
+// and the multicast datagram's `{ "v": UPDATE_FORMAT_VERSION, "u": [update, ...] }` (for clients).
 // Decoding is total: any input yields a value or a reason to drop it, never an exception, and
 // nothing that failed validation reaches the caller.
-import type { z } from "zod";
+import { z } from "zod";
 import type { Beacon, Message } from "../core/cluster/types.js";
 import { fastValidateMessage } from "./fast-validate.js";
 import { beaconSchema, messageSchema, messageTypes } from "./schemas.js";
@@ -18,9 +18,13 @@ export const PROTOCOL_VERSION = 1;
 
 /**
  * The multicast update format's version, separate from the peer protocol's: receivers are clients,
- * so it changes only when an update's meaning does. Receivers drop updates of another version.
+ * so it changes only when an update's meaning or the datagram's layout does. Receivers drop
+ * datagrams of another version. 1: one update per datagram; 2: a list of one or more.
  */
-export const UPDATE_FORMAT_VERSION = 1;
+export const UPDATE_FORMAT_VERSION = 2;
+
+/** Most updates one datagram may carry (a receiver refuses more). */
+export const UPDATES_PER_DATAGRAM_MAX = 64;
 
 /** Why an input was dropped: not UTF-8 JSON of a versioned object, another version, or failing its schema. */
 export type DecodeFailureReason = "malformed" | "version" | "invalid" | "unknown-type";
@@ -45,16 +49,64 @@ export function encodeBeacon(beacon: Beacon): Buffer {
   return Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, b: beacon }), "utf8");
 }
 
-/** The envelope of `update`, as bytes (one datagram before sealing). */
-export function encodeUpdate(update: AuctionUpdate): Buffer {
-  return Buffer.from(JSON.stringify({ v: UPDATE_FORMAT_VERSION, u: update }), "utf8");
+/** The envelope of `updates` (one or more, in order), as bytes: one datagram before sealing. */
+export function encodeUpdates(updates: readonly AuctionUpdate[]): Buffer {
+  return Buffer.from(JSON.stringify({ v: UPDATE_FORMAT_VERSION, u: updates }), "utf8");
 }
 
-/** Decodes and validates one update envelope. */
-export function decodeUpdate(body: Uint8Array): Decoded<AuctionUpdate> {
+const UPDATES_HEAD = `{"v":${UPDATE_FORMAT_VERSION},"u":[`;
+const UPDATES_TAIL = "]}";
+
+/** Updates packed into datagrams, and those too large to go even alone. */
+export interface PackedUpdates {
+  /** Datagram bodies before sealing, each `{ "v": UPDATE_FORMAT_VERSION, "u": [...] }`. */
+  datagrams: Buffer[];
+  /** How many updates each datagram carries, in the same order. */
+  counts: number[];
+  oversized: { update: AuctionUpdate; bytes: number }[];
+}
+
+/**
+ * Packs `updates`, in order, into as few datagram bodies of at most `bodyBytesMax` bytes as it can
+ * (each update's JSON made once, each datagram at most UPDATES_PER_DATAGRAM_MAX updates); an update
+ * that does not fit even alone is left out and reported with its size alone.
+ */
+export function packUpdates(updates: readonly AuctionUpdate[], bodyBytesMax: number): PackedUpdates {
+  const packed: PackedUpdates = { datagrams: [], counts: [], oversized: [] };
+  const frame = Buffer.byteLength(UPDATES_HEAD) + Buffer.byteLength(UPDATES_TAIL);
+  let parts: string[] = [];
+  let bytes = frame;
+  const close = () => {
+    if (parts.length === 0) return;
+    packed.datagrams.push(Buffer.from(`${UPDATES_HEAD}${parts.join(",")}${UPDATES_TAIL}`, "utf8"));
+    packed.counts.push(parts.length);
+    parts = [];
+    bytes = frame;
+  };
+  for (const update of updates) {
+    const json = JSON.stringify(update);
+    const size = Buffer.byteLength(json);
+    if (frame + size > bodyBytesMax) {
+      packed.oversized.push({ update, bytes: frame + size });
+      continue;
+    }
+    // A comma before every update but the first of its datagram.
+    const full = bytes + 1 + size > bodyBytesMax || parts.length === UPDATES_PER_DATAGRAM_MAX;
+    if (parts.length > 0 && full) close();
+    bytes += (parts.length === 0 ? 0 : 1) + size;
+    parts.push(json);
+  }
+  close();
+  return packed;
+}
+
+const updateListSchema = z.array(auctionUpdateSchema).min(1).max(UPDATES_PER_DATAGRAM_MAX);
+
+/** Decodes and validates one datagram of updates: all of them, in order, or a reason to drop it. */
+export function decodeUpdates(body: Uint8Array): Decoded<AuctionUpdate[]> {
   const payload = decodeEnvelope(body, "u", UPDATE_FORMAT_VERSION);
   if (!payload.ok) return payload;
-  return validate(auctionUpdateSchema, payload.value);
+  return validate(updateListSchema, payload.value);
 }
 
 /** An envelope with no payload: tells a peer which version we speak before we refuse it. */

@@ -1,8 +1,9 @@
-// Publishes auction updates by UDP multicast: one datagram per applied auction event, sent by the
+// Publishes auction updates by UDP multicast: one update per applied auction event, sent by the
 // auction's owner to group:port from the node's own address, with the outgoing interface pinned to
 // that address and TTL 1, so updates never leave the local subnet (on loopback, never the machine).
-// Sealed with the cluster keys when set. Best effort: it never blocks the node and never throws
-// after start; what it cannot send is dropped and counted, and receivers recover from the gap.
+// The updates of one batch go together, as many to a datagram as fit. Sealed with the cluster keys
+// when set. Best effort: it never blocks the node and never throws after start; what it cannot send
+// is dropped and counted, and receivers recover from the gap.
 import type { Socket } from "node:dgram";
 import type { ApplyResult } from "../core/cluster/state.js";
 import type { LogEntry, NodeId } from "../core/cluster/types.js";
@@ -11,7 +12,7 @@ import { silentLogger } from "../node/logger.js";
 import { formatAddress, isWildcard } from "./address.js";
 import { frameAuth } from "./cluster-key.js";
 import type { ChannelAuth } from "./cluster-key.js";
-import { encodeUpdate } from "./envelope.js";
+import { packUpdates } from "./envelope.js";
 import { BindError, WildcardAddressError } from "./errors.js";
 import { LogLimiter } from "./log-limit.js";
 import { checkMulticastGroup, checkMulticastPort, multicastDefaults } from "./multicast.js";
@@ -80,11 +81,18 @@ export const updateDropReasons: readonly UpdateDropReason[] = [
 export interface UpdatePublisherStats {
   /** Datagrams the socket sent. */
   sent: number;
+  /** Updates in the datagrams the socket sent. */
+  updates: number;
+  /** Updates not sent, by reason (a datagram that failed counts each of its updates). */
   dropped: Record<UpdateDropReason, number>;
 }
 
 export class UpdatePublisher {
-  private readonly counts: UpdatePublisherStats = { sent: 0, dropped: zeroCounts(updateDropReasons) };
+  private readonly counts: UpdatePublisherStats = {
+    sent: 0,
+    updates: 0,
+    dropped: zeroCounts(updateDropReasons),
+  };
   private readonly tracker: UpdateTracker;
   private readonly dropLog = new LogLimiter(10_000);
   private inFlight = 0;
@@ -147,30 +155,42 @@ export class UpdatePublisher {
     const { updates, unknownFacts } = this.tracker.drain(state);
     if (unknownFacts > 0) this.drop("unknown-facts", { count: unknownFacts }, unknownFacts);
     const oldestMs = this.settings.nowMs() - this.settings.eventAgeMaxMs;
+    const fresh: AuctionUpdate[] = [];
     for (const update of updates) {
       if (update.timestampMs < oldestMs) this.drop("old", { auctionId: update.auctionId });
-      else this.publish(update);
+      else fresh.push(update);
     }
+    this.publishAll(fresh);
   }
 
-  /** Sends one update as it is. The node goes through `applied` and `flush`; tests call this directly. */
+  /** Sends one update alone in a datagram. The node goes through `applied` and `flush`; tests call this directly. */
   publish(update: AuctionUpdate): void {
-    if (this.closing !== null) return this.drop("closed");
-    const datagram = this.auth.seal(encodeUpdate(update));
+    this.publishAll([update]);
+  }
+
+  /** Sends `updates`, in order, as many to a datagram as fit in datagramBytesMax. */
+  publishAll(updates: readonly AuctionUpdate[]): void {
+    if (updates.length === 0) return;
+    if (this.closing !== null) return this.drop("closed", {}, updates.length);
     const { datagramBytesMax, sendsInFlightMax } = this.settings;
-    if (datagram.byteLength > datagramBytesMax) {
-      return this.drop("oversized", {
+    const packed = packUpdates(updates, datagramBytesMax - this.auth.overheadBytes);
+    for (const { update, bytes } of packed.oversized) {
+      this.drop("oversized", {
         auctionId: update.auctionId,
-        bytes: datagram.byteLength,
+        bytes: bytes + this.auth.overheadBytes,
         datagramBytesMax,
       });
     }
-    if (this.inFlight >= sendsInFlightMax) return this.drop("queue-full", { sendsInFlightMax });
-    this.inFlight++;
-    this.socket.send(datagram, this.port, this.group, (error) => {
-      this.inFlight--;
-      if (error === null) this.counts.sent++;
-      else this.drop("send-failed", { error: error.message });
+    packed.datagrams.forEach((body, position) => {
+      const count = packed.counts[position]!;
+      if (this.inFlight >= sendsInFlightMax) return this.drop("queue-full", { sendsInFlightMax }, count);
+      this.inFlight++;
+      this.socket.send(this.auth.seal(body), this.port, this.group, (error) => {
+        this.inFlight--;
+        if (error !== null) return this.drop("send-failed", { error: error.message }, count);
+        this.counts.sent++;
+        this.counts.updates += count;
+      });
     });
   }
 

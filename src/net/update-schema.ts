@@ -1,6 +1,7 @@
-// The multicast auction update: one datagram per applied auction event, carrying the auction's
-// version after the event and its public facts. Never the reserve amount, never the leader's
-// maximum: a receiver may be anyone on the subnet. Strict, bounded zod schema; no I/O.
+// The multicast auction update: one per applied auction event (a datagram carries one or more, see
+// envelope.ts), with the auction's version after the event and its public facts. Never the reserve
+// amount, never the leader's maximum: a receiver may be anyone on the subnet. Strict, bounded zod
+// schema; no I/O.
 import { z } from "zod";
 import { amountSchema, timestampSchema, userNameSchema } from "../core/auction/schemas.js";
 import type { AuctionEvent, AuctionPhase, ClosedOutcome } from "../core/auction/types.js";

@@ -1,6 +1,7 @@
-// Fuzzing the multicast update receiver on loopback: garbage datagrams, mutated valid updates
+// Fuzzing the multicast update receiver on loopback: garbage datagrams, mutated valid datagrams
 // (wrong types, NaN, Infinity, huge or negative versions, __proto__ keys, cut short), oversized
-// ones, and replays of valid updates. Every datagram is delivered or dropped with a counted reason,
+// ones, datagrams of several updates, and replays of valid updates. Every datagram is dropped whole
+// with a counted reason or passes, and every update of one that passes is delivered or dropped,
 // versions come out increasing per auction, the receiver tracks at most `auctionsMax` auctions, and
 // with keys a replayed update is refused. Prints its seed (GAVEL_FUZZ_SEED=<n>). Costs about 1 s.
 import assert from "node:assert/strict";
@@ -11,7 +12,7 @@ import fc from "fast-check";
 import { UpdateReceiver } from "../../src/client/update-receiver.js";
 import type { AuctionUpdate, UpdateReceiverStats } from "../../src/client/update-receiver.js";
 import { frameAuth } from "../../src/net/cluster-key.js";
-import { encodeUpdate, UPDATE_FORMAT_VERSION } from "../../src/net/envelope.js";
+import { encodeUpdates, UPDATE_FORMAT_VERSION } from "../../src/net/envelope.js";
 import {
   assertPlain,
   assertPrototypeClean,
@@ -53,8 +54,25 @@ async function multicastSender(): Promise<Socket> {
   return socket;
 }
 
-function handled(stats: UpdateReceiverStats): number {
-  return stats.delivered + Object.values(stats.dropped).reduce((sum, count) => sum + count, 0);
+/** Drop reasons that apply to one update of a datagram that passed; the others drop whole datagrams. */
+const updateDropReasons = new Set(["other-cluster", "duplicate", "stale-version", "held-full"]);
+
+/** Checks that every datagram passed or was dropped, and every update that passed was delivered or dropped. */
+function assertAccounted(stats: UpdateReceiverStats): void {
+  const dropped = (updates: boolean) =>
+    Object.entries(stats.dropped)
+      .filter(([reason]) => updateDropReasons.has(reason) === updates)
+      .reduce((sum, [, count]) => sum + count, 0);
+  assert.equal(
+    stats.passed + dropped(false),
+    stats.received,
+    "every datagram passed or dropped with a reason",
+  );
+  assert.equal(
+    stats.delivered + dropped(true),
+    stats.updates,
+    "every update delivered or dropped with a reason",
+  );
 }
 
 /** Sends `datagrams` in small bursts, waiting until the receiver has judged each burst. */
@@ -81,7 +99,10 @@ async function sendAll(receiver: UpdateReceiver, port: number, datagrams: readon
 describe("update receiver fuzzing", () => {
   test("garbage, mutated and oversized updates are delivered in version order or counted", async () => {
     const seed = fuzzSeed("update datagrams");
-    const documents = [1, 2, 3, 7].map((version) => ({ v: UPDATE_FORMAT_VERSION, u: update(version) }));
+    const documents = [[1], [2], [3, 4], [7], [2, 3, 9]].map((versions) => ({
+      v: UPDATE_FORMAT_VERSION,
+      u: versions.map((version) => update(version)),
+    }));
     const datagram = fc.oneof(
       { weight: 2, arbitrary: fc.uint8Array({ maxLength: 600 }).map((bytes) => Buffer.from(bytes)) },
       {
@@ -94,7 +115,13 @@ describe("update receiver fuzzing", () => {
         weight: 2,
         arbitrary: fc
           .integer({ min: 1, max: 20 })
-          .map((version) => encodeUpdate(update(version, `a${version % 3}`))),
+          .map((version) => encodeUpdates([update(version, `a${version % 3}`)])),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .array(fc.integer({ min: 1, max: 20 }), { minLength: 2, maxLength: 6 })
+          .map((versions) => encodeUpdates(versions.map((version) => update(version, `a${version % 3}`)))),
       },
       {
         weight: 1,
@@ -110,7 +137,8 @@ describe("update receiver fuzzing", () => {
       await sendAll(receiver, port, datagrams);
       const stats = receiver.stats();
       assert.equal(stats.received, datagrams.length);
-      assert.equal(handled(stats), stats.received, "every datagram delivered or dropped with a reason");
+      assertAccounted(stats);
+      assert.ok(stats.updates > stats.passed, "some datagrams carried several updates");
       const last = new Map<string, number>();
       for (const item of delivered) {
         assertPlain(item);
@@ -133,7 +161,7 @@ describe("update receiver fuzzing", () => {
       await sendAll(
         receiver,
         port,
-        ids.map((auctionId) => encodeUpdate(update(5, auctionId))),
+        ids.map((auctionId) => encodeUpdates([update(5, auctionId)])),
       );
       assert.equal(receiver.stats().delivered, ids.length);
       const tracked = ids.filter((auctionId) => receiver.version(auctionId) !== undefined);
@@ -148,9 +176,9 @@ describe("update receiver fuzzing", () => {
     const receiver = await UpdateReceiver.start({ group, port, interfaceAddress: "127.0.0.1", keys: [key] });
     const sender = frameAuth("update", { keys: [key] });
     try {
-      const first = sender.seal(encodeUpdate(update(1)));
-      const second = sender.seal(encodeUpdate(update(2)));
-      await sendAll(receiver, port, [first, first, second, second, encodeUpdate(update(3))]);
+      const first = sender.seal(encodeUpdates([update(1)]));
+      const second = sender.seal(encodeUpdates([update(2)]));
+      await sendAll(receiver, port, [first, first, second, second, encodeUpdates([update(3)])]);
       const stats = receiver.stats();
       assert.equal(stats.delivered, 2);
       assert.equal(stats.dropped.replayed, 2);

@@ -184,6 +184,41 @@ describe("multicast updates on loopback", () => {
     });
   });
 
+  test("the updates of one batch go together, in order, as many to a datagram as fit", async () => {
+    await withChannel(async (channel) => {
+      const datagramBytesMax = 1400;
+      const publisher = await channel.publisher({ datagramBytesMax });
+      const { receiver, updates, gaps } = await channel.receiver();
+      const raw = await rawGroupListener(channel.port);
+      try {
+        const batch = Array.from({ length: 200 }, (_, index) =>
+          updateAt(Math.floor(index / 7) + 1, { auctionId: `a${index % 7}` }),
+        );
+        publisher.publishAll(batch);
+        await waitFor(() => updates.length === batch.length, "every update");
+        assert.deepEqual(updates, batch, "each update as sent, in the order sent");
+        assert.equal(gaps.length, 0);
+        const { sent, updates: carried } = publisher.stats();
+        assert.equal(carried, batch.length);
+        await waitFor(() => raw.datagrams.length === sent, "every datagram at the raw listener");
+        const bytes = raw.datagrams.map((datagram) => datagram.byteLength);
+        assert.ok(Math.max(...bytes) <= datagramBytesMax, `datagrams of ${Math.max(...bytes)} bytes`);
+        // Packed: no datagram had room for the first update of the next one.
+        const firsts = raw.datagrams.map((datagram) => {
+          const body = JSON.parse(datagram.toString("utf8")) as { u: AuctionUpdate[] };
+          return Buffer.byteLength(JSON.stringify(body.u[0]));
+        });
+        for (let index = 0; index + 1 < bytes.length; index++)
+          assert.ok(bytes[index]! + 1 + firsts[index + 1]! > datagramBytesMax, `datagram ${index} not full`);
+        assert.ok(sent < batch.length / 3, `${sent} datagrams for ${batch.length} updates`);
+        assert.equal(receiver.stats().passed, sent);
+        assert.equal(receiver.stats().updates, batch.length);
+      } finally {
+        raw.socket.close();
+      }
+    });
+  });
+
   test("a skipped version is detected, the auction fetched over HTTP, and updates go on from its version", async () => {
     const api = await auctionServer(() => ({ id: "a1", version: 4, price: 140, title: "Brass lamp" }));
     try {

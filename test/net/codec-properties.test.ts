@@ -6,13 +6,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { z } from "zod";
 import {
   decodeBeacon,
   decodeMessage,
-  decodeUpdate,
+  decodeUpdates,
   encodeMessage,
+  packUpdates,
   PROTOCOL_VERSION,
   UPDATE_FORMAT_VERSION,
+  UPDATES_PER_DATAGRAM_MAX,
 } from "../../src/net/envelope.js";
 import type { Decoded } from "../../src/net/envelope.js";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "../../src/net/frame.js";
@@ -148,25 +151,66 @@ test("mutated beacons and updates never throw, and decode only to schema-valid v
       b: beacon,
     }),
   );
-  const updates = [{ v: UPDATE_FORMAT_VERSION, u: sampleUpdate }];
+  const updates = [
+    { v: UPDATE_FORMAT_VERSION, u: [sampleUpdate] },
+    { v: UPDATE_FORMAT_VERSION, u: [sampleUpdate, { ...sampleUpdate, version: 8, price: 250 }] },
+  ];
   fc.assert(
     fc.property(mutationsOf(beacons), mutationsOf(updates), (beacon, update) => {
       assertDecoded(decodeBeacon(Buffer.from(mutatedJson(beacon.document, beacon.mutations))), beaconSchema);
       assertDecoded(
-        decodeUpdate(Buffer.from(mutatedJson(update.document, update.mutations))),
-        auctionUpdateSchema,
+        decodeUpdates(Buffer.from(mutatedJson(update.document, update.mutations))),
+        z.array(auctionUpdateSchema).min(1),
       );
     }),
     runs("mutated beacons and updates", 1000),
   );
 });
 
+test("packed updates: every update once, in order, in datagrams of at most the bound that decode to them", () => {
+  const update = fc.record({
+    version: fc.integer({ min: 1, max: 1_000_000 }),
+    highBidder: fc.option(fc.stringMatching(/^[a-z][a-z0-9_-]{0,63}$/), { nil: null }),
+    auctionId: fc.stringMatching(/^[a-z0-9]{1,40}$/),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(update, { maxLength: 300 }),
+      fc.integer({ min: 150, max: 3000 }),
+      (fields, bodyBytesMax) => {
+        const updates = fields.map((field) => ({ ...sampleUpdate, ...field }));
+        const packed = packUpdates(updates, bodyBytesMax);
+        assert.equal(packed.counts.length, packed.datagrams.length);
+        const carried: AuctionUpdate[] = [];
+        packed.datagrams.forEach((datagram, index) => {
+          assert.ok(datagram.byteLength <= bodyBytesMax, `${datagram.byteLength} > ${bodyBytesMax}`);
+          const decoded = decodeUpdates(datagram);
+          assert.ok(decoded.ok, "every datagram decodes");
+          assert.equal(decoded.value.length, packed.counts[index]);
+          assert.ok(decoded.value.length <= UPDATES_PER_DATAGRAM_MAX);
+          carried.push(...decoded.value);
+        });
+        const left = new Set(packed.oversized.map((item) => item.update));
+        for (const item of packed.oversized) assert.ok(item.bytes > bodyBytesMax);
+        assert.deepEqual(
+          carried,
+          updates.filter((item) => !left.has(item)),
+          "every update that fits is carried once, in order",
+        );
+      },
+    ),
+    runs("packed updates", 200),
+  );
+  const many = Array.from({ length: 200 }, (_, index) => ({ ...sampleUpdate, version: index + 1 }));
+  assert.deepEqual(packUpdates(many, 1_000_000).counts, [64, 64, 64, 8], "at most 64 to a datagram");
+});
+
 test("an unmutated sample decodes (the mutation tests start from valid input)", () => {
   for (const message of sampleMessages()) assert.equal(decodeMessage(encodeMessage(message)).ok, true);
   const beacon = mutatedJson({ v: PROTOCOL_VERSION, b: sampleBeacon() }, []);
   assert.equal(decodeBeacon(Buffer.from(beacon)).ok, true);
-  const update = mutatedJson({ v: UPDATE_FORMAT_VERSION, u: sampleUpdate }, []);
-  assert.equal(decodeUpdate(Buffer.from(update)).ok, true);
+  const update = mutatedJson({ v: UPDATE_FORMAT_VERSION, u: [sampleUpdate] }, []);
+  assert.equal(decodeUpdates(Buffer.from(update)).ok, true);
 });
 
 test("hostile version numbers are refused as malformed or another version", () => {
