@@ -3,25 +3,14 @@
 // a message only when it is certain that `messageSchema` accepts the payload, built as zod builds
 // its result (fresh objects, keys in schema order), and `undefined` ("not sure") for anything else,
 // which then goes through zod. It must never accept what zod refuses; it may refuse what zod accepts.
-import {
-  AMOUNT_MAX,
-  identifierPattern,
-  limits as auctionLimits,
-  TIMESTAMP_MAX,
-  userNamePattern,
-} from "../core/auction/schemas.js";
+import { hasExactly, isObject, isPlaceBidBody, isPositiveInt, isText } from "../core/auction/fast-check.js";
+import type { Fields } from "../core/auction/fast-check.js";
+import { TIMESTAMP_MAX } from "../core/auction/schemas.js";
 import type { EntryData, LogEntry, Message, OwnerCommandBody } from "../core/cluster/types.js";
 import { clusterIdPattern, peerLimits } from "./schema-parts.js";
 
-type Fields = Record<string, unknown>;
 type Envelope = Pick<Message, "clusterId" | "from" | "to" | "term">;
 type BidBody = Extract<OwnerCommandBody, { type: "place-bid" }>;
-
-// The patterns the schemas themselves use (the fast-validate tests sweep every field's boundaries
-// against zod, so a schema that gains another check shows there).
-const auctionIdPattern = identifierPattern;
-const bidIdPattern = identifierPattern;
-const bidderPattern = userNamePattern;
 
 const envelopeKeys = ["clusterId", "from", "to", "term"];
 
@@ -171,16 +160,10 @@ function auctionData(value: unknown): EntryData | undefined {
   return { kind: "auction", command, owner, epoch, ref };
 }
 
-const bidKeys = new Set(["type", "auctionId", "bidder", "bidId", "amount", "max"]);
-
-/** A place-bid command as an owner proposes it (no timestamp). */
+/** A place-bid command as an owner proposes it (no timestamp), as a fresh object. */
 function bidBody(value: unknown): BidBody | undefined {
-  if (!isObject(value) || value["type"] !== "place-bid" || !hasExactly(value, bidKeys)) return undefined;
+  if (!isPlaceBidBody(value)) return undefined;
   const { auctionId, bidder, bidId, amount, max } = value;
-  if (!isText(auctionId, auctionLimits.idLength, auctionIdPattern)) return undefined;
-  if (!isText(bidId, auctionLimits.idLength, bidIdPattern)) return undefined;
-  if (!isText(bidder, auctionLimits.nameLength, bidderPattern)) return undefined;
-  if (!isAmount(amount) || (max !== null && !isAmount(max))) return undefined;
   return { type: "place-bid", auctionId, bidder, bidId, amount, max };
 }
 
@@ -196,48 +179,14 @@ function listOf<T>(value: unknown, item: (value: unknown) => T | undefined): T[]
   return items;
 }
 
-/**
- * Whether the keys `for...in` yields (as zod's strict objects enumerate them) are exactly `keys`:
- * each one of them, and as many. A JSON `__proto__` key is an own key and is not in any set.
- */
-function hasExactly(object: Fields, keys: ReadonlySet<string>): boolean {
-  let count = 0;
-  for (const key in object) {
-    if (!keys.has(key)) return false;
-    count++;
-  }
-  return count === keys.size;
-}
-
-/** As zod's object check: anything non-null of type "object" but an array. */
-function isObject(value: unknown): value is Fields {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A string of 1..lengthMax UTF-16 units (zod counts .length), matching `pattern` if given. */
-function isText(value: unknown, lengthMax: number, pattern?: RegExp): value is string {
-  if (typeof value !== "string" || value.length < 1 || value.length > lengthMax) return false;
-  return pattern === undefined || pattern.test(value);
-}
-
 /** indexSchema, termSchema, countSchema: z.int().nonnegative(), and z.int() takes safe integers only. */
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** nodeIdSchema, epochSchema: z.int().positive(). */
-function isPositiveInt(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
-}
-
 /** timestampSchema: z.int().nonnegative().max(TIMESTAMP_MAX). */
 function isTimestamp(value: unknown): value is number {
   return isCount(value) && value <= TIMESTAMP_MAX;
-}
-
-/** amountSchema: z.number().int().positive().max(AMOUNT_MAX). */
-function isAmount(value: unknown): value is number {
-  return isPositiveInt(value) && value <= AMOUNT_MAX;
 }
 
 /** clockMsSchema: a finite number in 0..TIMESTAMP_MAX, not necessarily whole. */

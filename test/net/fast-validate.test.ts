@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { isPlaceBidBody } from "../../src/core/auction/fast-check.js";
 import {
   AMOUNT_MAX,
+  auctionCommandSchema,
   limits as auctionLimits,
   TIMESTAMP_MAX,
   userNameSchema,
@@ -446,4 +448,32 @@ test("entries up to the peer limit take the fast path; one more is refused", () 
   const limit = peerLimits.entriesPerMessageMax;
   assert.deepEqual(checkAgainstZod(JSON.stringify(proposal(limit))), { zodOk: true, fastOk: true });
   assert.deepEqual(checkAgainstZod(JSON.stringify(proposal(limit + 1))), { zodOk: false, fastOk: false });
+});
+
+test("the core's bid check (an owner's queue takes bids by it): each field at each boundary, removed, or joined by a key decides as zod does", () => {
+  const commands = fc.sample(
+    bidData.map((data) => (data as Extract<EntryData, { kind: "auction" }>).command),
+    { numRuns: 20, seed: 7 },
+  );
+  let checked = 0;
+  let refused = 0;
+  for (const command of commands) {
+    const variants: unknown[] = [
+      command,
+      { ...command, extra: 1 },
+      JSON.parse(`{"__proto__":null,${JSON.stringify(command).slice(1)}`),
+    ];
+    for (const key of Object.keys(command)) {
+      const { [key]: _removed, ...without } = command as Record<string, unknown>;
+      variants.push(without);
+      for (const value of boundaryValues) variants.push({ ...command, [key]: value });
+    }
+    for (const variant of variants) {
+      const zodOk = auctionCommandSchema.safeParse({ ...(variant as object), timestampMs: 0 }).success;
+      assert.equal(isPlaceBidBody(variant), zodOk, JSON.stringify(variant).slice(0, 200));
+      checked++;
+      if (!zodOk) refused++;
+    }
+  }
+  assert.ok(refused >= checked * 0.5, `zod refused ${refused} of ${checked}`);
 });
