@@ -127,8 +127,13 @@ export class UpdateTracker {
     events: PendingEvent[],
     out: { sequence: number; update: AuctionUpdate }[],
   ): number {
-    const firstVersion = auction.version - events.length + 1;
     const final = factsOf(auction);
+    // Most auctions of a batch are other owners': only their facts at its end are kept.
+    if (!events.some((pending) => pending.own)) {
+      this.remember(auction, final);
+      return 0;
+    }
+    const firstVersion = auction.version - events.length + 1;
     const folded = this.fold(auction.id, firstVersion - 1, events);
     // The fold must arrive at the state's facts; if it does not (it never should), trust the state.
     const exact = folded !== undefined && sameFacts(folded[folded.length - 1], final);
