@@ -9,10 +9,20 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { joinRun, setUp, spreadRun } from "./cluster-bench.js";
 import { profilesIn, summarize } from "./profile.js";
 
-const { values } = parseArgs({
+/** The options, or a one-line error and a hint on stderr (exit code 2). */
+function parseOrExit<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}; see --help\n`);
+    process.exit(2);
+  }
+}
+const { values } = parseOrExit({
   options: {
     nodes: { type: "string", default: "3" },
     bidders: { type: "string", default: "64" },
@@ -23,14 +33,36 @@ const { values } = parseArgs({
     "keep-profiles": { type: "boolean", default: false },
     "snapshot-entries": { type: "string" },
     join: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`npm run bench:headline -- [options]
+
+The headline load alone on a fresh 3-node loopback cluster (durable, 1,000 auctions), one line of
+figures per run; npm run bench remains the source of BENCHMARKS.md.
+
+  --nodes N              cluster size (default 3)
+  --bidders N            concurrent bidders (default 64)
+  --seconds N            measured seconds per run, after a 2 s warm-up (default 10)
+  --runs N               runs one after another on the same cluster, its state growing (default 1)
+  --to-owner             send each bid to its auction's owner (Gavel-Owner), as the web page does
+  --snapshot-entries N   the nodes' snapshot spacing (GAVEL_SNAPSHOT_ENTRIES)
+  --join                 then start a new node and time its catch-up of the log the runs left
+  --profile              where each node's time went (node --cpu-prof)
+  --keep-profiles        keep the .cpuprofile files and print where
+  -h, --help             this text`);
+  process.exit(0);
+}
 const nodes = Number(values.nodes);
 const bidders = Number(values.bidders);
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);
 for (const [name, value] of Object.entries({ nodes, bidders, seconds, runs }))
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < 1) {
+    process.stderr.write(`--${name} must be a positive integer; see --help\n`);
+    process.exit(2);
+  }
 
 const progress = (text: string) => process.stderr.write(`${text}\n`);
 const dir = values.profile ? mkdtempSync(path.join(tmpdir(), "gavel-headline-")) : null;

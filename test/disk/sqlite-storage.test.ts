@@ -326,7 +326,14 @@ describe("SqliteStorage: syncing in the background", () => {
       let called = false;
       storage.flushToDisk!(() => (called = true));
       storage.close();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The fsync is a request on libuv's thread pool: once no file system request is in flight,
+      // its callback has run (a request leaves the active list after its callback returns).
+      const fsRequests = () => process.getActiveResourcesInfo().filter((kind) => kind === "FSReqCallback");
+      const deadline = Date.now() + 10_000;
+      while (fsRequests().length > 0) {
+        assert.ok(Date.now() < deadline, "the fsync never completed");
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       assert.equal(called, false);
     } finally {
       temp.remove();
