@@ -4,7 +4,7 @@
 import type { ApplyResult } from "../core/cluster/state.js";
 import type { LogEntry, LogIndex, NodeEvent, NodeId, Term } from "../core/cluster/types.js";
 import type { AcceptedBid, AuctionEvent } from "../core/auction/types.js";
-import { bidKey } from "../core/auction/engine.js";
+import { acceptedBid } from "../core/auction/engine.js";
 import type { SimCluster } from "./cluster.js";
 
 interface AuctionTrack {
@@ -188,7 +188,8 @@ export class Checker {
     for (const simNode of this.cluster.running()) {
       const book = simNode.driver!.node.applied.book;
       for (const bid of bids) {
-        const held = book.get(bid.auctionId)?.accepted.get(bidKey(bid.bidder, bid.bidId));
+        const auction = book.get(bid.auctionId);
+        const held = auction === undefined ? undefined : acceptedBid(auction.accepted, bid.bidder, bid.bidId);
         if (held === undefined || held.amount !== bid.amount || held.max !== bid.max) {
           this.fail(`acknowledged bid ${bid.bidId} on ${bid.auctionId} is missing on n${simNode.id}`);
           return;

@@ -3,6 +3,7 @@
 // closing exactly once at the deadline, and reads that reflect every acknowledged write.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { acceptedBid } from "../../src/core/auction/engine.js";
 import { defaultConfig } from "../../src/core/config.js";
 import type { Config } from "../../src/core/config.js";
 import type { ClientRequest, ClientResult, NodeId } from "../../src/core/cluster/types.js";
@@ -185,12 +186,13 @@ test("the leader dies with bids in flight: they are proposed again and applied o
   for (const [requestId, result] of answers) {
     const k = Number(requestId.split("-")[1]);
     const definite = result.ok;
-    const present = state.book.get("clock")?.accepted.has(`p${k}\nc${k}`) ?? false;
+    const clock = state.book.get("clock");
+    const present = clock !== undefined && acceptedBid(clock.accepted, `p${k}`, `c${k}`) !== undefined;
     if (accepted(result)) assert.ok(present, `acknowledged bid c${k} is applied`);
     if (definite) continue;
     assert.equal(result.reason, "outcome-unknown");
   }
-  const keys = [...state.book.get("clock")!.accepted.keys()];
+  const keys = [...state.book.get("clock")!.accepted.values()].map((bid) => `${bid.bidder}/${bid.bidId}`);
   assert.equal(new Set(keys).size, keys.length, "no bid applied twice");
   assert.deepEqual(checker.violations, []);
 });

@@ -34,6 +34,32 @@ export function bidKey(bidder: string, bidId: string): string {
   return `${bidder}\n${bidId}`;
 }
 
+/**
+ * The accepted bid `bidder` placed with `bidId`, if any. An auction's accepted bids are keyed by
+ * the bid's id alone, a string every bid carries anyway (a key of its own for each of hundreds of
+ * thousands of bids was memory for the GC to copy, and a string to build and hash on every lookup);
+ * only an id that another bidder took first is keyed by bidKey, which no id can equal (ids hold no
+ * "\n"). Nothing is ever removed, so an id without an entry has none under bidKey either.
+ */
+export function acceptedBid(
+  accepted: ReadonlyMap<string, AcceptedBid>,
+  bidder: string,
+  bidId: string,
+): AcceptedBid | undefined {
+  const byId = accepted.get(bidId);
+  if (byId === undefined || byId.bidder === bidder) return byId;
+  return accepted.get(bidKey(bidder, bidId));
+}
+
+/** Adds a bid not accepted before to an auction's accepted bids (see acceptedBid), last in order. */
+export function addAccepted(accepted: Map<string, AcceptedBid>, bid: AcceptedBid): void {
+  const byId = accepted.get(bid.bidId);
+  if (byId === undefined) return void accepted.set(bid.bidId, bid);
+  const key = bidKey(bid.bidder, bid.bidId);
+  assert(byId.bidder !== bid.bidder && !accepted.has(key), "a bid is accepted once");
+  accepted.set(key, bid);
+}
+
 function isValidAmount(amount: number): boolean {
   return Number.isSafeInteger(amount) && amount > 0 && amount <= AMOUNT_MAX;
 }
@@ -124,7 +150,7 @@ export class AuctionBook {
     const auction = this.auctions.get(command.auctionId);
     if (auction === undefined) return reject("unknown-auction", `no auction ${command.auctionId}`);
     // Idempotency comes before every other rule: a repeated accepted bid gets its original outcome.
-    const previous = auction.accepted.get(bidKey(command.bidder, command.bidId));
+    const previous = acceptedBid(auction.accepted, command.bidder, command.bidId);
     if (previous !== undefined) {
       if (previous.amount === command.amount && previous.max === command.max) {
         return { ok: true, events: [], bid: previous, duplicate: true };
@@ -433,5 +459,5 @@ function applyBid(auction: Auction, event: Extract<AuctionEvent, { type: "bid-ac
   auction.leader = event.leader;
   auction.leaderMax = event.leaderMax;
   auction.leaderBidId = event.leaderBidId;
-  auction.accepted.set(bidKey(event.bidder, event.bidId), acceptedBidOf(event));
+  addAccepted(auction.accepted, acceptedBidOf(event));
 }

@@ -3,7 +3,7 @@
 // worker owns which auction under which epoch, and the users. Applying is deterministic, and a
 // snapshot (serialize, then restore) reproduces the state exactly, byte for byte.
 import { assert, unreachable } from "../assert.js";
-import { AuctionBook, bidKey } from "../auction/engine.js";
+import { acceptedBid, addAccepted, AuctionBook } from "../auction/engine.js";
 import type {
   AcceptedBid,
   Auction,
@@ -157,7 +157,7 @@ function restoreHistory(
     bids.push({ seq: bids.length, bidId, bidder, amount, timestampMs, automatic });
     if (record.length === 4) continue;
     const [, , , , max, priceAfter, leaderAfter, boughtNow] = record;
-    accepted.set(bidKey(bidder, bidId), {
+    addAccepted(accepted, {
       auctionId,
       bidId,
       bidder,
@@ -428,7 +428,7 @@ export class ClusterState {
     const history = this.historyOf(auction);
     for (const event of events) {
       if (event.type !== "bid-accepted") continue;
-      const accepted = auction.accepted.get(bidKey(event.bidder, event.bidId));
+      const accepted = acceptedBid(auction.accepted, event.bidder, event.bidId);
       if (accepted !== undefined) history.added.push(accepted);
     }
   }
@@ -470,8 +470,10 @@ export class ClusterState {
         auction = { ...head, ...restoreHistory(head.id, history) };
       } else {
         // Before the compact history: the lines and accepted bids as objects.
+        const bids = serialized.accepted;
         auction = serialized as unknown as Auction;
-        auction.accepted = new Map(serialized.accepted.map((bid) => [bidKey(bid.bidder, bid.bidId), bid]));
+        auction.accepted = new Map();
+        for (const bid of bids) addAccepted(auction.accepted, bid);
       }
       state.book.auctions.set(auction.id, auction);
     }

@@ -74,3 +74,29 @@ describe("idempotency", () => {
     acceptedBid(harness.run(bid("ann", 100, { bidId: "k" })));
   });
 });
+
+describe("bid ids shared by bidders", () => {
+  test("bidders may use the same bid id: each bid is its own, and a repeat of each is recognized", () => {
+    const harness = Harness.withAuction();
+    const originals = [
+      acceptedBid(harness.run(bid("ann", 100, { bidId: "k" }))),
+      acceptedBid(harness.run(bid("bob", 200, { bidId: "k" }))),
+      acceptedBid(harness.run(bid("cat", 300, { bidId: "k" }))),
+    ];
+    assert.equal(harness.auction().accepted.size, 3);
+    for (const original of originals) {
+      const before = harness.snapshot();
+      const repeat = harness.run(bid(original.bidder, original.amount, { bidId: "k" }));
+      assert.ok(repeat.ok && repeat.duplicate === true, original.bidder);
+      assert.deepEqual(repeat.bid, original);
+      assert.deepEqual(harness.snapshot(), before);
+    }
+    rejected(harness.run(bid("bob", 400, { bidId: "k" })), "bid-id-reused");
+    acceptedBid(harness.run(bid("dan", 400, { bidId: "k" })));
+    assert.deepEqual(
+      [...harness.auction().accepted.values()].map((accepted) => accepted.bidder),
+      ["ann", "bob", "cat", "dan"],
+      "in the order accepted",
+    );
+  });
+});

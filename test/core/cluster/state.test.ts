@@ -221,7 +221,9 @@ test("a snapshot of the earlier format (history lines and accepted bids as objec
   ];
   let index = 2;
   for (const [position, bid] of bids.entries()) {
-    const command = { type: "place-bid" as const, auctionId: "lamp", bidId: `b${position}`, ...bid };
+    // Ann's and Bob's first bids share an id (ids are each bidder's own).
+    const bidId = position === 1 ? "b0" : `b${position}`;
+    const command = { type: "place-bid" as const, auctionId: "lamp", bidId, ...bid };
     state.apply(
       auctionEntry(++index, 200 + index, { kind: "auction", command, owner: 2, epoch: 1, ref: `r${index}` }),
     );
@@ -245,4 +247,12 @@ test("a snapshot of the earlier format (history lines and accepted bids as objec
   state = ClusterState.restore(state.serialize());
   assert.deepEqual(state.book.get("lamp")!.bids, lamp.bids);
   assert.deepEqual([...state.book.get("lamp")!.accepted], [...lamp.accepted]);
+  for (const copy of [state, restored]) {
+    for (const [position, bid] of bids.slice(0, 2).entries()) {
+      const command = { type: "place-bid" as const, auctionId: "lamp", bidId: "b0", ...bid };
+      const data = { kind: "auction" as const, command, owner: 2, epoch: 1, ref: `again${position}` };
+      const repeat = copy.apply(auctionEntry(copy.appliedIndex + 1, 400 + position, data));
+      assert.ok(repeat.kind === "auction" && repeat.outcome.ok && repeat.outcome.duplicate, bid.bidder);
+    }
+  }
 });
