@@ -7,6 +7,7 @@ import { isPlaceBidBody } from "../auction/fast-check.js";
 import { createAuctionCommandSchema, auctionCommandSchema } from "../auction/schemas.js";
 import type { AcceptedBid, Auction, Outcome } from "../auction/types.js";
 import type { Config } from "../config.js";
+import { stampedCommand } from "./state.js";
 import type { ApplyResult, ClusterState } from "./state.js";
 import type {
   ClientRequest,
@@ -534,10 +535,9 @@ export class Roles {
     epoch: number,
   ): void {
     const command = (waiter.request as Extract<ClientRequest, { kind: "auction" }>).command;
-    const outcome = speculation.book.decide({
-      ...command,
-      timestampMs: this.decisionTime(speculation.auction, command),
-    });
+    const outcome = speculation.book.decide(
+      stampedCommand(command, this.decisionTime(speculation.auction, command)),
+    );
     if (outcome.ok && outcome.duplicate === true && outcome.bid !== undefined) {
       const key = `${outcome.bid.bidder}\n${outcome.bid.bidId}`;
       const original = batch.find((item) => item.key === key);

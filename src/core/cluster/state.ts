@@ -15,7 +15,15 @@ import type {
 import { defaultEngineLimits } from "../auction/types.js";
 import type { AuctionCommand } from "../auction/schemas.js";
 import { joinParts } from "./taken-snapshot.js";
-import type { ClusterConfig, EntryData, LogEntry, LogIndex, NodeId, SnapshotPart } from "./types.js";
+import type {
+  ClusterConfig,
+  EntryData,
+  LogEntry,
+  LogIndex,
+  NodeId,
+  OwnerCommandBody,
+  SnapshotPart,
+} from "./types.js";
 
 /** Which worker runs an auction. Invariant: epoch grows by one at each reassignment. */
 export interface Assignment {
@@ -182,6 +190,17 @@ function tailPart(
   return () => (afterOthers ? "," : "") + JSON.stringify(historyRecords(lines, accepted)).slice(1, -1);
 }
 
+/**
+ * An owner's command at `timestampMs`. A bid is built field by field, so that every bid the engine
+ * decides has one shape: a spread would copy the shape of whatever object came in (parsed from a
+ * peer or the disk, or built by the API), and the engine's reads of its fields went megamorphic.
+ */
+export function stampedCommand(command: OwnerCommandBody, timestampMs: number): AuctionCommand {
+  if (command.type !== "place-bid") return { ...command, timestampMs };
+  const { auctionId, bidder, bidId, amount, max } = command;
+  return { type: "place-bid", timestampMs, auctionId, bidder, bidId, amount, max };
+}
+
 export class ClusterState {
   readonly book: AuctionBook;
   readonly limits: EngineLimits;
@@ -262,7 +281,7 @@ export class ClusterState {
     const stale = current !== null && (current.owner !== data.owner || current.epoch !== data.epoch);
     if (stale && this.fencing) return { kind: "fenced", auctionId, current };
     // The leader's stamp is the command's time: every replica decides "before close?" alike.
-    const result = this.execute({ ...data.command, timestampMs });
+    const result = this.execute(stampedCommand(data.command, timestampMs));
     const auction = this.book.get(auctionId);
     if (auction !== undefined && result.kind === "auction" && result.outcome.ok) {
       this.noteAccepted(auction, result.outcome.events);
