@@ -5,7 +5,7 @@
 import { AuctionBook } from "../auction/engine.js";
 import { isPlaceBidBody } from "../auction/fast-check.js";
 import { createAuctionCommandSchema, auctionCommandSchema } from "../auction/schemas.js";
-import type { AcceptedBid, Auction, Outcome } from "../auction/types.js";
+import type { AcceptedBid, Auction, AuctionEvent, Outcome } from "../auction/types.js";
 import type { Config } from "../config.js";
 import { stampedCommand } from "./state.js";
 import type { ApplyResult, ClusterState } from "./state.js";
@@ -517,23 +517,32 @@ export class Roles {
     const assignment = state.assignments.get(auctionId);
     if (assignment?.owner !== this.raft.id) return this.rerouteLane(auctionId, lane);
     const auction = state.book.get(auctionId)!;
-    const speculation = speculate(state, auction);
+    // Decided against the committed state itself (decide changes nothing) until a command is
+    // accepted and another waits: only then a throwaway copy takes the batch's events.
+    let speculation: Speculation = { book: state.book, auction };
+    let copied = false;
     const batch: LaneItem[] = [];
-    while (lane.queue.length > 0 && batch.length < this.raft.config.ownerBatchMax) {
+    const room = () => lane.queue.length > 0 && batch.length < this.raft.config.ownerBatchMax;
+    while (room()) {
       const waiter = lane.queue.shift()!;
-      this.decide(waiter, speculation, batch, lane, assignment.epoch);
+      const events = this.decide(waiter, speculation, batch, lane, assignment.epoch);
+      if (events.length === 0 || !room()) continue;
+      if (!copied) speculation = speculate(state, auction);
+      copied = true;
+      for (const event of events) speculation.book.apply(event);
     }
     lane.inflight = batch;
     if (batch.length > 0) this.propose(lane);
   }
 
+  /** Decides one command; returns the events of the batch's newly accepted one (none otherwise). */
   private decide(
     waiter: Waiter,
     speculation: Speculation,
     batch: LaneItem[],
     lane: Lane,
     epoch: number,
-  ): void {
+  ): readonly AuctionEvent[] {
     const command = (waiter.request as Extract<ClientRequest, { kind: "auction" }>).command;
     const outcome = speculation.book.decide(
       stampedCommand(command, this.decisionTime(speculation.auction, command)),
@@ -541,19 +550,21 @@ export class Roles {
     if (outcome.ok && outcome.duplicate === true && outcome.bid !== undefined) {
       const key = `${outcome.bid.bidder}\n${outcome.bid.bidId}`;
       const original = batch.find((item) => item.key === key);
-      if (original !== undefined) return void original.waiters.push(waiter);
-      return this.answer(waiter, { ok: true, kind: "decided", outcome });
+      if (original !== undefined) original.waiters.push(waiter);
+      else this.answer(waiter, { ok: true, kind: "decided", outcome });
+      return [];
     }
     if (!outcome.ok) {
       // A rejection against committed state alone is final; one that rests on this batch waits for it.
-      if (batch.length === 0) return this.answer(waiter, { ok: true, kind: "decided", outcome });
-      return void lane.held.push(waiter);
+      if (batch.length === 0) this.answer(waiter, { ok: true, kind: "decided", outcome });
+      else lane.held.push(waiter);
+      return [];
     }
-    for (const event of outcome.events) speculation.book.apply(event);
     const ref = `${this.raft.id}.${this.bootNonce}.${this.refCounter++}`;
     const data = { kind: "auction" as const, command, owner: this.raft.id, epoch, ref };
     const key = command.type === "place-bid" ? `${command.bidder}\n${command.bidId}` : null;
     batch.push({ ref, data, waiters: [waiter], key });
+    return outcome.events;
   }
 
   /**
