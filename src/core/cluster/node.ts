@@ -444,7 +444,11 @@ export class ClusterNode {
 
   private send(to: NodeId, body: MessageBody, term: Term = this.hard.term): void {
     const clusterId = this.clusterId ?? this.joinTarget?.clusterId ?? null;
-    this.out.push({ type: "send", message: { ...body, clusterId, from: this.id, to, term } });
+    // The envelope first, then the body's fields: a spread of the body (a score of message shapes)
+    // took V8's slowest path for copying objects, several times Object.assign's cost.
+    const envelope = { clusterId, from: this.id, to, term };
+    const message: Message = Object.assign<typeof envelope, MessageBody>(envelope, body);
+    this.out.push({ type: "send", message });
   }
 
   private drop(reason: DropReason, message: Message): void {
