@@ -4,6 +4,8 @@
 // another node without a gap or a duplicate.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
 import WebSocket from "ws";
 import { http, TestCluster, waitFor } from "../node/harness.js";
 import type { TestNode } from "../node/harness.js";
@@ -300,5 +302,38 @@ test("requests over the rate limit get 429 with Retry-After", async (t) => {
   if (response.status === 429) {
     assert.ok(Number(response.headers.get("retry-after")) >= 1);
     assert.equal(((await response.json()) as { code: string }).code, "rate-limited");
+  }
+});
+
+test("one keep-alive connection may change tokens: each request is its own token's user", async () => {
+  const [ann, bob] = [await user(one, "conn-ann"), await user(one, "conn-bob")];
+  const { host, hostname, port } = new URL(one.url);
+  const socket = net.connect({ host: hostname, port: Number(port) });
+  await once(socket, "connect");
+  let received = Buffer.alloc(0);
+  socket.on("data", (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+  /** One GET /api/me on this connection: the status and the body. */
+  const me = async (token: string): Promise<[number, unknown]> => {
+    received = Buffer.alloc(0);
+    socket.write(`GET /api/me HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${token}\r\n\r\n`);
+    const complete = () => {
+      const text = received.toString("utf8");
+      const end = text.indexOf("\r\n\r\n");
+      const length = /content-length: (\d+)/i.exec(text)?.[1];
+      return end >= 0 && length !== undefined && received.byteLength >= end + 4 + Number(length);
+    };
+    await waitFor("the answer", 5000, complete);
+    const text = received.toString("utf8");
+    return [Number(text.slice(9, 12)), JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4))];
+  };
+  try {
+    assert.deepEqual(await me(ann), [200, { name: "conn-ann" }]);
+    assert.deepEqual(await me(bob), [200, { name: "conn-bob" }]);
+    assert.deepEqual(await me(ann), [200, { name: "conn-ann" }]);
+    const [status] = await me(`${ann}x`);
+    assert.equal(status, 401, "a token the connection did not present before is checked as any other");
+    assert.deepEqual(await me(bob), [200, { name: "conn-bob" }]);
+  } finally {
+    socket.destroy();
   }
 });
