@@ -14,6 +14,28 @@ import { fileURLToPath } from "node:url";
 
 const main = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
+/** Node processes running and data dirs in use: what the bench leaves behind if it exits early. */
+const liveChildren = new Set<ChildProcess>();
+const liveRoots = new Set<string>();
+
+// However the bench ends (an error, SIGINT, SIGTERM, SIGHUP, a closed stdout), its nodes end with it:
+// killed by their PIDs, their data dirs removed. Only synchronous work can run in an exit handler.
+process.once("exit", () => {
+  for (const child of liveChildren)
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const root of liveRoots) rmSync(root, { recursive: true, force: true });
+});
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+  ["SIGHUP", 129],
+] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\nbench: ${signal}: stopping its nodes\n`);
+    process.exit(code);
+  });
+}
+
 export async function freeTcpPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -149,6 +171,8 @@ export class BenchNode {
     const env = { ...process.env, ...this.cluster.env };
     const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env });
     this.process = child;
+    liveChildren.add(child);
+    child.once("exit", () => liveChildren.delete(child));
     this.output = "";
     child.stderr.on("data", (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-20_000);
@@ -222,6 +246,7 @@ export class BenchCluster {
     readonly env: Readonly<Record<string, string>>,
   ) {
     this.root = mkdtempSync(path.join(tmpdir(), `gavel-bench-`));
+    liveRoots.add(this.root);
   }
 
   /**
@@ -315,6 +340,7 @@ export class BenchCluster {
   async destroy(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((node) => node.kill("SIGKILL")));
     rmSync(this.root, { recursive: true, force: true });
+    liveRoots.delete(this.root);
   }
 
   logs(): string {

@@ -273,6 +273,8 @@ async function runJob(job: Job): Promise<LoadResult> {
   return hot(job);
 }
 
+// The bench that forked this generator ended (its IPC channel closed): so does the generator.
+process.once("disconnect", () => process.exit(1));
 process.once("message", (job: Job) => {
   runJob(job).then(
     (result) => process.send!({ ok: true, result }, () => process.exit(0)),

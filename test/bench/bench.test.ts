@@ -2,8 +2,11 @@
 // unnoticed: it must measure acknowledged bids, a failover and a join, and end with the summary line.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "../node/harness.js";
 
 const script = fileURLToPath(new URL("../../bench/main.js", import.meta.url));
 
@@ -33,5 +36,57 @@ test(
     assert.match(stdout, /A fresh node joined a cluster whose log held [\d,]+ entries/);
     assert.match(stdout, /Updates missed \(not arrived within 10 s\): 0\./);
     assert.match(stderr, /BENCHMARKS.md left as it is/);
+  },
+);
+
+/** The PIDs of `gavel node` processes whose parent is `parent`, and their data dirs (from /proc). */
+function nodeChildren(parent: number): { pid: number; dataDir: string }[] {
+  const found: { pid: number; dataDir: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== parent) continue;
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const at = args.indexOf("--data-dir");
+      if (args.includes("node") && at >= 0) found.push({ pid: Number(entry), dataDir: args[at + 1]! });
+    } catch {
+      // The process ended while it was read.
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test(
+  "a bench stopped by SIGTERM stops its nodes and removes their data dirs",
+  { timeout: 60_000 },
+  async () => {
+    const headline = fileURLToPath(new URL("../../bench/headline.js", import.meta.url));
+    const child = spawn(process.execPath, [headline, "--seconds", "30"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    let nodes: { pid: number; dataDir: string }[] = [];
+    await waitFor("the bench's three nodes", 30_000, () => {
+      nodes = nodeChildren(child.pid!);
+      return nodes.length === 3;
+    });
+    child.kill("SIGTERM");
+    assert.equal(await exited, 143, stderr);
+    assert.match(stderr, /SIGTERM: stopping its nodes/);
+    await waitFor("the nodes to end", 10_000, () => nodes.every((node) => !alive(node.pid)));
+    for (const node of nodes) assert.equal(existsSync(path.dirname(node.dataDir)), false, node.dataDir);
   },
 );
