@@ -12,6 +12,8 @@ import { engineProblem } from "./problems.js";
 import {
   auctionIdParamSchema,
   createAuctionBodySchema,
+  isAuctionId,
+  isPlaceBidBody,
   listQuerySchema,
   placeBidBodySchema,
   showQuerySchema,
@@ -80,7 +82,8 @@ function createCommand(auctionId: string, seller: string, body: CreateAuctionBod
  */
 function auctionIdParam(params: unknown): string {
   const { id } = params as { id: string };
-  if (!auctionIdParamSchema.safeParse(id).success) fail(404, "unknown-auction", "no auction has this id");
+  if (!isAuctionId(id) && !auctionIdParamSchema.safeParse(id).success)
+    fail(404, "unknown-auction", "no auction has this id");
   return id;
 }
 
@@ -166,7 +169,7 @@ export function registerAuctionRoutes(server: FastifyInstance, context: ApiConte
   server.post("/api/auctions/:id/bids", async (request, reply) => {
     const bidder = await context.authenticate(request);
     const id = auctionIdParam(request.params);
-    const body = parse(placeBidBodySchema, request.body);
+    const body = isPlaceBidBody(request.body) ? request.body : parse(placeBidBodySchema, request.body);
     const command = {
       type: "place-bid" as const,
       auctionId: id,
