@@ -268,7 +268,11 @@ async function hotRun(setup: Setup, settings: ClusterSettings): Promise<HotFigur
   };
 }
 
-async function fanoutRun(setup: Setup, settings: ClusterSettings, progress: Progress): Promise<FanoutFigure> {
+export async function fanoutRun(
+  setup: Setup,
+  settings: ClusterSettings,
+  progress: Progress,
+): Promise<FanoutFigure> {
   const { cluster } = setup;
   const nodes = cluster.running();
   const auction = await createAuction(nodes[0]!.url, setup.seller, "watched lot");

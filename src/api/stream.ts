@@ -247,10 +247,12 @@ export function registerStream(
     }
     ensureLeaderEvents(node);
     clients.add(socket);
-    const send = (message: unknown) => {
+    /** Sends one text frame: `message` as JSON, or bytes of it made before (see eventFrame). */
+    const send = (message: unknown, frame?: Buffer) => {
       if (socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > bufferedMax) return socket.close(1013, "too slow; reconnect and resume");
-      socket.send(JSON.stringify(message));
+      if (frame === undefined) socket.send(JSON.stringify(message));
+      else socket.send(frame, { binary: false });
     };
     let subscription: Subscription | null = null;
     const deliver = (items: FeedItem[]) => {
@@ -258,7 +260,7 @@ export function registerStream(
       for (const item of items) {
         if (item.index <= subscription.sentThrough) continue;
         if (!wanted(subscription, item.event)) continue;
-        send({ type: "event", index: item.index, event: item.event });
+        send(null, eventFrame(item));
       }
       const last = items.at(-1);
       if (last !== undefined) subscription.sentThrough = Math.max(subscription.sentThrough, last.index);
@@ -308,12 +310,24 @@ export function registerStream(
   });
 }
 
+/** Each event's message as sent (UTF-8 JSON), made once however many clients it goes to. */
+const frames = new WeakMap<FeedItem, Buffer>();
+
+function eventFrame(item: FeedItem): Buffer {
+  let frame = frames.get(item);
+  if (frame === undefined) {
+    frame = Buffer.from(JSON.stringify({ type: "event", index: item.index, event: item.event }));
+    frames.set(item, frame);
+  }
+  return frame;
+}
+
 /** Whether the events of `items` this subscription wants, as sent, take at most `bytesMax`. */
 function fitsInBuffer(subscription: Subscription, items: readonly FeedItem[], bytesMax: number): boolean {
   let bytes = 0;
   for (const item of items) {
     if (item.index <= subscription.sentThrough || !wanted(subscription, item.event)) continue;
-    bytes += JSON.stringify({ type: "event", index: item.index, event: item.event }).length;
+    bytes += eventFrame(item).length;
     if (bytes > bytesMax) return false;
   }
   return true;

@@ -219,10 +219,15 @@ class StreamClient {
       this.socket.once("open", () => resolve());
       this.socket.once("error", reject);
     });
-    this.socket.on("message", (data: Buffer) =>
-      this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>),
-    );
+    this.socket.on("message", (data: Buffer, isBinary: boolean) => {
+      this.messages.push(JSON.parse(data.toString()) as Record<string, unknown>);
+      // A browser hands a binary frame to the page as a Blob, which the page cannot parse as JSON.
+      if (isBinary) this.binaryFrames++;
+    });
   }
+
+  /** Messages that arrived as binary frames rather than text: there must be none. */
+  binaryFrames = 0;
 
   subscribe(body: Record<string, unknown>): void {
     this.socket.send(JSON.stringify({ type: "subscribe", ...body }));
@@ -287,6 +292,7 @@ test("the live stream sends bids and outbid notices, and resumes on another node
     ["bob-live", 1900],
   ];
   assert.deepEqual(notices, expected, "outbid notices only to the bidder who lost the lead");
+  assert.deepEqual([annStream.binaryFrames, resumed.binaryFrames], [0, 0], "every message a text frame");
   resumed.close();
 });
 
