@@ -33,6 +33,7 @@ export interface NodeFlags {
   rateLimit: number;
   inFlightMax: number;
   snapshotEntries: number;
+  logCacheEntries: number;
   unsafeNoFsync: boolean;
   clusterKey?: string[];
   multicastGroup: string;
@@ -195,6 +196,15 @@ export function nodeCommand(): Command {
     )
     .addOption(
       new Option(
+        "--log-cache-entries <n>",
+        "applied log entries kept in memory; older ones (until the next snapshot) are read from the data dir when a lagging follower needs them",
+      )
+        .env("GAVEL_LOG_CACHE_ENTRIES")
+        .default(defaultConfig().logCacheEntries)
+        .argParser(integer(1, 1_000_000_000, "--log-cache-entries")),
+    )
+    .addOption(
+      new Option(
         "--restore <file>",
         "start a new cluster from a backup (gavel backup); needs an empty data dir",
       ).env("GAVEL_RESTORE"),
@@ -234,6 +244,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
     requestsInFlightMax: flags.inFlightMax,
     snapshotEntriesThreshold: flags.snapshotEntries,
     snapshotEntriesMax: Math.max(defaultConfig().snapshotEntriesMax, flags.snapshotEntries),
+    logCacheEntries: flags.logCacheEntries,
   };
   const dataDir = path.resolve(flags.dataDir ?? path.join(".gavel", `node-${flags.port}`));
   let node: GavelNode | null = null;

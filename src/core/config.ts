@@ -53,6 +53,12 @@ export interface Config {
    * this many entries.
    */
   snapshotEntriesMax: number;
+  /**
+   * Applied entries the log keeps in memory, behind the applied index; older ones (until the next
+   * snapshot compacts them) are read back from the node's storage when a lagging follower needs them.
+   * Default 10000.
+   */
+  logCacheEntries: number;
   /** Entries kept in the log behind a snapshot, so a slightly lagging follower needs no snapshot. Default 1000. */
   snapshotTrailingEntries: number;
   /** Characters of snapshot data per message. Default 1 MiB. */
@@ -107,6 +113,7 @@ export function defaultConfig(): Config {
     snapshotEntriesThreshold: 10_000,
     snapshotEntriesMax: 1_000_000,
     snapshotTrailingEntries: 1000,
+    logCacheEntries: 10_000,
     snapshotChunkChars: 1 << 20,
     membersMax: 64,
     pendingProposalsMax: 20_000,
@@ -136,6 +143,7 @@ export function configProblems(config: Config): string[] {
     "snapshotEntriesThreshold",
     "snapshotEntriesMax",
     "snapshotChunkChars",
+    "logCacheEntries",
     "membersMax",
     "pendingProposalsMax",
     "expect",

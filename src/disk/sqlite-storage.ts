@@ -221,6 +221,14 @@ export class SqliteStorage implements Storage {
   }
 
   /**
+   * The log entries from `from` on, at most `max`, as saved (this connection reads its own
+   * transactions, fsynced or not): the node reads back those it no longer keeps in memory.
+   */
+  readEntries(from: LogIndex, max: number): LogEntry[] {
+    return this.statements.selectEntriesFrom.all(from, max).map((row) => this.toEntry(row));
+  }
+
+  /**
    * Applies `change` in one transaction, in the order PersistEffect documents, and returns once it
    * is committed and fsynced. A broken contract (entries with a gap or overlap) is a bug: it rolls
    * the whole change back and throws an AssertionError. A failed write throws DataDirWriteError,
@@ -495,6 +503,10 @@ function prepareStatements(db: Database.Database) {
     ),
     selectEntries: db.prepare<[], EntryRow>(
       "SELECT entry_index, term, timestamp_ms, data FROM log_entries ORDER BY entry_index",
+    ),
+    selectEntriesFrom: db.prepare<[number, number], EntryRow>(
+      "SELECT entry_index, term, timestamp_ms, data FROM log_entries WHERE entry_index >= ? " +
+        "ORDER BY entry_index LIMIT ?",
     ),
     lastEntryIndex: db.prepare<[], number | null>("SELECT MAX(entry_index) FROM log_entries").pluck(),
     firstEntryIndex: db.prepare<[], number | null>("SELECT MIN(entry_index) FROM log_entries").pluck(),

@@ -44,11 +44,15 @@ export class NodeDriver {
     private readonly ports: DriverPorts,
     private readonly listener: DriverListener = {},
   ) {
+    const storage = ports.storage;
     this.node = new ClusterNode({
       ...options,
-      persisted: ports.storage.load(),
+      persisted: storage.load(),
       nowMs: ports.clock.nowMs(),
       batching: true,
+      ...(storage.readEntries === undefined
+        ? {}
+        : { entryReader: { readEntries: (from, max) => storage.readEntries!(from, max) } }),
     });
   }
 

@@ -49,6 +49,11 @@ export class NodeMetrics {
       "Committed entries not applied yet",
       (status) => status.commitIndex - status.appliedIndex,
     );
+    gauge(
+      "gavel_log_entries_in_memory",
+      "Log entries held in memory (the newest; older ones since the snapshot are read from disk)",
+      (status) => status.logEntriesHeld,
+    );
     gauge("gavel_is_leader", "1 on the leader, 0 elsewhere", (status) => (status.role === "leader" ? 1 : 0));
     new Gauge({
       name: "gavel_role",

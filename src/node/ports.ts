@@ -1,7 +1,14 @@
 // The interfaces through which a node touches the world. The real node implements them with
 // sockets, SQLite and the system clock; the simulator with an in-memory network, an in-memory disk
 // and virtual time, so both run the same driver code.
-import type { Beacon, Message, PersistEffect, PersistedState } from "../core/cluster/types.js";
+import type {
+  Beacon,
+  LogEntry,
+  LogIndex,
+  Message,
+  PersistEffect,
+  PersistedState,
+} from "../core/cluster/types.js";
 
 export type { Random } from "../core/random.js";
 
@@ -21,6 +28,11 @@ export interface Storage {
    * the node must treat as fatal. The driver holds back whatever depends on a batch until then.
    */
   flushToDisk?(done: (error: Error | null) => void): void;
+  /**
+   * The log entries written so far (saved, whether or not on disk yet) from `from` on, in order, at
+   * most `max`. With it the node keeps only its newest entries in memory (see RaftLog).
+   */
+  readEntries?(from: LogIndex, max: number): LogEntry[];
 }
 
 /** Node-to-node messages (TCP in the real node). Best effort: may drop, never blocks. */

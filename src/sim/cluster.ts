@@ -179,6 +179,7 @@ export class SimCluster {
             }
             node.storage.saveAll(changes);
           },
+          readEntries: (from, max) => node.storage.readEntries(from, max),
           ...(node.storage.flushToDisk === undefined
             ? {}
             : { flushToDisk: (done: (error: Error | null) => void) => node.storage.flushToDisk!(done) }),

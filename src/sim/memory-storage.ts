@@ -4,7 +4,14 @@
 // fsync (as the node's SQLite storage has) a save is durable only once a flush that began after it
 // ends, and a crash loses every save not yet flushed. It checks the persist contract as it goes.
 import { assert } from "../core/assert.js";
-import type { Identity, LogIndex, PersistEffect, PersistedState, Snapshot } from "../core/cluster/types.js";
+import type {
+  Identity,
+  LogEntry,
+  LogIndex,
+  PersistEffect,
+  PersistedState,
+  Snapshot,
+} from "../core/cluster/types.js";
 import type { Storage } from "../node/ports.js";
 
 export class MemoryStorage implements Storage {
@@ -21,6 +28,8 @@ export class MemoryStorage implements Storage {
   private unsynced: { seq: number; change: PersistEffect }[] = [];
   private written = 0;
   private crashes = 0;
+  /** The log as written (on disk or not yet), for readEntries: what a process reads back from its file. */
+  private writtenLog: LogEntry[] = [];
   readonly flushToDisk?: (done: (error: Error | null) => void) => void;
 
   /**
@@ -47,7 +56,14 @@ export class MemoryStorage implements Storage {
   }
 
   load(): PersistedState | null {
+    this.writtenLog = this.state?.entries.slice() ?? [];
     return this.state === null ? null : structuredClone(this.state);
+  }
+
+  readEntries(from: LogIndex, max: number): LogEntry[] {
+    const start = from - (this.writtenLog[0]?.index ?? from);
+    if (start < 0) return [];
+    return this.writtenLog.slice(start, start + max);
   }
 
   saveAll(changes: readonly PersistEffect[]): void {
@@ -64,6 +80,7 @@ export class MemoryStorage implements Storage {
   /** Written: on disk at once, or with a background fsync once a flush that began after this ends. */
   private write(change: PersistEffect): void {
     this.saves++;
+    this.writeLog(change);
     this.writeTakenSnapshot();
     if (change.snapshot !== undefined && change.snapshotTaken === true) {
       const { snapshot, compactThrough, snapshotTaken: _taken, ...rest } = change;
@@ -92,6 +109,22 @@ export class MemoryStorage implements Storage {
     this.unwritten = null;
     this.unsynced = [];
     this.crashes += 1;
+    this.writtenLog = this.state?.entries.slice() ?? [];
+  }
+
+  /** The change's truncation, entries and compaction, on the written log at once. */
+  private writeLog(change: PersistEffect): void {
+    const log = this.writtenLog;
+    const first = log[0]?.index;
+    if (change.truncateFrom !== undefined && first !== undefined)
+      log.length = Math.max(0, Math.min(log.length, change.truncateFrom - first));
+    for (const entry of change.entries ?? []) {
+      assert(log.length === 0 || log.at(-1)!.index + 1 === entry.index, "the written log has no gaps");
+      log.push(entry);
+    }
+    const through = change.compactThrough;
+    if (through !== undefined && log.length > 0 && log[0]!.index <= through)
+      this.writtenLog = log.slice(Math.min(log.length, through + 1 - log[0]!.index));
   }
 
   private apply(change: PersistEffect): void {
@@ -123,6 +156,7 @@ export class MemoryStorage implements Storage {
   /** Wipes everything, as if the data directory were deleted; the node comes back with a new incarnation. */
   wipe(identity: Identity): void {
     this.state = null;
+    this.writtenLog = [];
     this.unwritten = null;
     this.unsynced = [];
     this.identity = identity;

@@ -44,6 +44,8 @@ export function simConfig(nodes: number): Config {
     snapshotEntriesThreshold: 128,
     snapshotEntriesMax: 512,
     snapshotTrailingEntries: 32,
+    // Far fewer than an append carries: lagging followers are served from the storage all the time.
+    logCacheEntries: 8,
     snapshotChunkChars: 2048,
   };
 }

@@ -263,7 +263,16 @@ describe("MemoryStorage and SqliteStorage agree", () => {
           const change = randomChange(random, memory.load());
           memory.save(change);
           opened.storage.save(change);
-          assert.deepEqual(opened.storage.load(), memory.load(), `seed ${seed}, step ${step}`);
+          const loaded = memory.load()!;
+          assert.deepEqual(opened.storage.load(), loaded, `seed ${seed}, step ${step}`);
+          // Both read back what they hold, from any index on (what a node reads of released entries).
+          const first = loaded.entries[0]?.index ?? 1;
+          for (let from = first; from <= (loaded.entries.at(-1)?.index ?? first) + 1; from++) {
+            const expected = loaded.entries.filter((entry) => entry.index >= from).slice(0, 3);
+            const where = `seed ${seed}, step ${step}, from ${from}`;
+            assert.deepEqual(memory.readEntries(from, 3), expected, where);
+            assert.deepEqual(opened.storage.readEntries(from, 3), expected, where);
+          }
         }
         opened.storage.close();
         const reopened = openTestDir(temp.dir);
@@ -274,4 +283,34 @@ describe("MemoryStorage and SqliteStorage agree", () => {
       }
     }
   });
+});
+
+test("MemoryStorage reads back what was written before its fsync ends, and after a crash only what was on disk", () => {
+  let fsyncEnds: (() => void)[] = [];
+  const memory = new MemoryStorage({ nodeId: 1, incarnation: "i" }, (ends) => fsyncEnds.push(ends));
+  memory.saveAll([{ type: "persist", entries: noopEntries(1, 3, 1) }]);
+  memory.flushToDisk!(() => undefined);
+  for (const end of fsyncEnds.splice(0)) end();
+  memory.saveAll([{ type: "persist", entries: noopEntries(4, 5, 1) }]);
+  assert.deepEqual(
+    memory.readEntries(2, 10).map((entry) => entry.index),
+    [2, 3, 4, 5],
+    "written, whether or not on disk yet",
+  );
+  memory.crash();
+  fsyncEnds = [];
+  assert.deepEqual(
+    memory.readEntries(2, 10).map((entry) => entry.index),
+    [2, 3],
+    "the crash lost what no fsync covered",
+  );
+  memory.saveAll([{ type: "persist", truncateFrom: 3, entries: noopEntries(3, 3, 2) }]);
+  assert.deepEqual(
+    memory.readEntries(1, 10).map((entry) => [entry.index, entry.term]),
+    [
+      [1, 1],
+      [2, 1],
+      [3, 2],
+    ],
+  );
 });

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
-import { http, register, TestCluster, waitFor } from "./harness.js";
+import { http, metric, register, TestCluster, waitFor } from "./harness.js";
 import type { TestNode } from "./harness.js";
 
 async function createAuction(
@@ -151,6 +151,53 @@ test("a restarted node rejoins and catches up", async (t) => {
     return view.status === 200 && view.body["price"] === 3000;
   });
   await cluster.waitForLeader(3, 15_000);
+});
+
+test("a restarted node catches up on entries its leader no longer holds in memory and reads back from disk", async (t) => {
+  // A cache of 16 entries and no snapshot: what the follower missed can only come from the disk.
+  const saved = { ...process.env };
+  process.env["GAVEL_LOG_CACHE_ENTRIES"] = "16";
+  process.env["GAVEL_SNAPSHOT_ENTRIES"] = "1000000000";
+  t.after(() => {
+    process.env = saved;
+  });
+  const cluster = await TestCluster.start([1, 2, 3], "released");
+  t.after(() => cluster.destroy());
+  await cluster.waitForLeader(3, 15_000);
+  const seller = await register(cluster.node(3), "sam");
+  const buyer = await register(cluster.node(3), "ann");
+  await waitFor("node 1 to apply the registrations", 10_000, async () =>
+    (await metric(cluster.node(1), "gavel_applied_index")) >=
+    (await metric(cluster.node(3), "gavel_commit_index"))
+      ? true
+      : undefined,
+  );
+  const missedFrom = (await metric(cluster.node(1), "gavel_applied_index")) + 1;
+  await cluster.node(1).kill("SIGKILL");
+  const auctionId = await createAuction(cluster.node(3), seller);
+  for (let k = 1; k <= 60; k++) {
+    const response = await bidUntilDefinite(
+      () => cluster.running(),
+      buyer,
+      auctionId,
+      1000 + 100 * k,
+      `d${k}`,
+    );
+    assert.equal(response.status, 201);
+  }
+  const leader = cluster.node(3);
+  const commit = await metric(leader, "gavel_commit_index");
+  const held = await metric(leader, "gavel_log_entries_in_memory");
+  assert.ok(
+    held > 0 && held < commit + 1 - missedFrom,
+    `the leader holds ${held} entries; node 1 misses ${commit + 1 - missedFrom}`,
+  );
+  await cluster.node(1).start();
+  await waitFor("node 1 to catch up", 15_000, async () => {
+    const view = await http(`${cluster.node(1).url}/api/auctions/${auctionId}`);
+    return view.status === 200 && view.body["price"] === 7000;
+  });
+  assert.equal((await metric(cluster.node(1), "gavel_applied_index")) >= commit, true);
 });
 
 test("every node killed with SIGKILL and restarted: nothing acknowledged is lost", async (t) => {

@@ -256,3 +256,11 @@ export async function register(node: TestNode, name: string): Promise<string> {
     throw new Error(`register ${name}: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body["token"] as string;
 }
+
+/** A metric of `node`'s /metrics (its first series), or 0 when it has none. */
+export async function metric(node: TestNode, name: string): Promise<number> {
+  const response = await fetch(`${node.url}/metrics`);
+  const text = await response.text();
+  const line = text.split("\n").find((item) => item.startsWith(`${name} `) || item.startsWith(`${name}{`));
+  return line === undefined ? 0 : Number(line.split(" ").at(-1));
+}

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { http, register, TestCluster, waitFor } from "./harness.js";
+import { http, metric, register, TestCluster, waitFor } from "./harness.js";
 import type { TestNode } from "./harness.js";
 
 const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -20,13 +20,6 @@ async function createAuction(node: TestNode, token: string, title = "Lamp"): Pro
   });
   assert.equal(response.status, 201, JSON.stringify(response.body));
   return response.body["id"] as string;
-}
-
-async function metric(node: TestNode, name: string): Promise<number> {
-  const response = await fetch(`${node.url}/metrics`);
-  const text = await response.text();
-  const line = text.split("\n").find((item) => item.startsWith(`${name} `) || item.startsWith(`${name}{`));
-  return line === undefined ? 0 : Number(line.split(" ").at(-1));
 }
 
 function runCli(args: string[]): Promise<{ code: number | null; output: string }> {

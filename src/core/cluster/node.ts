@@ -9,6 +9,7 @@ import type { Config } from "../config.js";
 import type { Random } from "../random.js";
 import { randomUuid } from "../random.js";
 import { RaftLog } from "./log.js";
+import type { EntryReader } from "./log.js";
 import { acknowledge, newProgress } from "./progress.js";
 import type { Progress } from "./progress.js";
 import { hasMajority, majority, majorityMatch, median, votersOf } from "./quorum.js";
@@ -63,6 +64,11 @@ export interface NodeOptions {
    * sets it; without it every step sends at once.
    */
   batching?: boolean;
+  /**
+   * The node's storage, read back: with it the log keeps only its newest entries in memory
+   * (config.logCacheEntries behind the applied index) and reads older ones from the storage.
+   */
+  entryReader?: EntryReader;
 }
 
 export interface NodeStatus {
@@ -79,6 +85,8 @@ export interface NodeStatus {
   appliedIndex: LogIndex;
   lastIndex: LogIndex;
   snapshotIndex: LogIndex;
+  /** Log entries held in memory; the others since the snapshot are read back from the storage. */
+  logEntriesHeld: number;
   /** This node's clock minus the majority's, as last measured; null if unknown. */
   clockDeviationMs: number | null;
   /** False when this node may not stand for election, with the reason. */
@@ -198,6 +206,13 @@ export class ClusterNode {
   private out: Effect[] = [];
   private persistNext: Omit<PersistEffect, "type"> & { entries: LogEntry[] } = { entries: [] };
   private persistDirty = false;
+  /**
+   * The log's last index when the last batch ended (each step, without batching): the driver has
+   * written all of it before the next batch starts, so that batch may release the applied entries.
+   */
+  private writtenThrough: LogIndex = 0;
+  /** The lowest index truncated since the last batch ended: the storage holds older text from there. */
+  private truncatedFrom: LogIndex = Infinity;
 
   constructor(options: NodeOptions) {
     this.config = options.config;
@@ -224,7 +239,9 @@ export class ClusterNode {
     this.snapshotSpacing = this.spacingAfterSnapshot();
     const base = snapshot?.index ?? 0;
     const entries = (persisted?.entries ?? []).filter((entry) => entry.index > base);
-    this.log = RaftLog.restore(base, snapshot?.term ?? 0, snapshot?.timestampMs ?? 0, entries);
+    const reader = options.entryReader ?? null;
+    this.log = RaftLog.restore(base, snapshot?.term ?? 0, snapshot?.timestampMs ?? 0, entries, reader);
+    this.writtenThrough = this.log.lastIndex();
     this.commitIndex = base;
     this.configs = [{ index: base, config: snapshot?.config ?? emptyConfig }];
     for (const entry of entries) this.noteConfigEntry(entry);
@@ -261,6 +278,7 @@ export class ClusterNode {
   /** Handles one input and returns what must happen next, persistence first. */
   step(input: Input): Effect[] {
     this.out = [];
+    this.releaseLog();
     switch (input.type) {
       case "tick":
         this.onTick(input.nowMs);
@@ -280,7 +298,9 @@ export class ClusterNode {
       default:
         unreachable(input, "unknown input");
     }
-    return this.flush();
+    const out = this.flush();
+    if (!this.batching) this.batchWritten();
+    return out;
   }
 
   /** Whether this node leads now (cheaper than status() for the driver's per-batch decisions). */
@@ -295,7 +315,27 @@ export class ClusterNode {
     if (this.appendsDue && this.role === "leader") this.broadcastAppends(false);
     this.appendsDue = false;
     this.notifyCommit();
-    return this.flush();
+    const out = this.flush();
+    this.batchWritten();
+    return out;
+  }
+
+  /** The batch's effects are out: the driver writes them before it delivers anything more. */
+  private batchWritten(): void {
+    this.writtenThrough = this.log.lastIndex();
+    this.truncatedFrom = Infinity;
+  }
+
+  /**
+   * Lets the log drop from memory the entries applied more than logCacheEntries ago (it reads them
+   * back from the storage if a lagging follower needs them), in steps of an eighth of the cache. Only
+   * entries the storage holds as they are: written by an earlier batch, and not truncated since (an
+   * applied entry is committed and stays, but this batch may have replaced it before it committed).
+   */
+  private releaseLog(): void {
+    const cache = this.config.logCacheEntries;
+    const through = Math.min(this.state.appliedIndex - cache, this.writtenThrough, this.truncatedFrom - 1);
+    if (through - this.log.firstHeldIndex() >= Math.ceil(cache / 8)) this.log.releaseThrough(through);
   }
 
   status(): NodeStatus {
@@ -314,6 +354,7 @@ export class ClusterNode {
       appliedIndex: this.state.appliedIndex,
       lastIndex: this.log.lastIndex(),
       snapshotIndex: this.snapshot?.index ?? 0,
+      logEntriesHeld: this.log.lastIndex() + 1 - this.log.firstHeldIndex(),
       clockDeviationMs: this.currentDeviation(),
       eligible: eligibility === null,
       ineligibleReason: eligibility,
@@ -433,6 +474,7 @@ export class ClusterNode {
   }
 
   private persistTruncate(from: LogIndex): void {
+    this.truncatedFrom = Math.min(this.truncatedFrom, from);
     this.persistNext.entries = this.persistNext.entries.filter((entry) => entry.index < from);
     this.persistNext.truncateFrom = Math.min(this.persistNext.truncateFrom ?? Infinity, from);
     this.persistDirty = true;
