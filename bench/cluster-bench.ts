@@ -125,7 +125,10 @@ export interface ClusterFigures {
   hot: HotFigure;
   fanout: FanoutFigure;
   failover: FailoverFigure;
+  /** A node joining a fresh cluster whose log was filled to joinEntries (or the main cluster's, without them). */
   join: JoinFigure;
+  /** A node joining the main cluster at its end: catching up its whole log, whatever the sections grew it to. */
+  joinMain: JoinFigure;
   memory: MemoryFigure[];
   scale: SpreadFigure[];
   profile: ProfileFigure | null;
@@ -682,8 +685,18 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
       await growTo(setup, settings.bigAuctions, progress);
       memory.push(await memoryFigure(setup.cluster, settings.bigAuctions, "grown to that many auctions"));
     }
-    const join = await joinRun(setup, settings, progress);
+    const joinMain = await joinRun(setup, { ...settings, joinEntries: 0 }, progress);
     await setup.cluster.destroy();
+    let join = joinMain;
+    if (settings.joinEntries > 0) {
+      // The target's join: a cluster whose log holds the entries the target names, not the main one's.
+      const fresh = await setUp(3, settings, 64, progress);
+      try {
+        join = await joinRun(fresh, settings, progress);
+      } finally {
+        await fresh.cluster.destroy();
+      }
+    }
     const scale: SpreadFigure[] = [];
     for (const size of settings.scaleSizes) {
       const bigger = await setUp(size, settings, 64, progress);
@@ -704,6 +717,7 @@ export async function measureCluster(settings: ClusterSettings, progress: Progre
       fanout,
       failover,
       join,
+      joinMain,
       memory,
       scale,
       profile,

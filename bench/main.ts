@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { measureCluster, snapshotsApart } from "./cluster-bench.js";
-import type { ClusterFigures, ClusterSettings, SpreadFigure } from "./cluster-bench.js";
+import type { ClusterFigures, ClusterSettings, JoinFigure, SpreadFigure } from "./cluster-bench.js";
 import { workloads } from "./engine.js";
 import type { Measurement } from "./engine.js";
 import { median } from "./stats.js";
@@ -228,6 +228,18 @@ function grownStateLine(headline: SpreadFigure, figures: ClusterFigures): string
   );
 }
 
+/** What the joins measured: the target's (a fresh cluster filled to its entries) and the main cluster's. */
+function joinLine(join: JoinFigure, main: JoinFigure): string {
+  const sentence = (figure: JoinFigure) =>
+    `serving HTTP after ${format(figure.servingMs)} ms, caught up (applied index at the leader's commit index when it started) after ${format(figure.caughtUpMs)} ms`;
+  if (join === main)
+    return `A fresh node joined a cluster whose log held ${format(join.entries)} entries (snapshot plus trailing entries): ${sentence(join)}.`;
+  return (
+    `A fresh node joined a fresh 3-node cluster whose log had been filled to ${format(join.entries)} entries (snapshot plus trailing entries): ${sentence(join)}. ` +
+    `Another joined the main cluster at the end of its sections, its log at ${format(main.entries)} entries: ${sentence(main)}.`
+  );
+}
+
 function fsyncLine(figures: ClusterFigures): string {
   const rounds = figures.snapshots;
   const lead =
@@ -362,7 +374,7 @@ function report(
     "",
     "## A new node joining",
     "",
-    `A fresh node joined a cluster whose log held ${format(join.entries)} entries (snapshot plus trailing entries): serving HTTP after ${format(join.servingMs)} ms, caught up (applied index at the leader's commit index when it started) after ${format(join.caughtUpMs)} ms.`,
+    joinLine(join, figures.joinMain),
     "",
     "## Fan-out of one update",
     "",
@@ -488,7 +500,7 @@ function limitLines(headline: SpreadFigure, figures: ClusterFigures, cpuCount: n
     "- The HTTP request itself: each bid is one request and one answer on a keep-alive connection, each a system call that runs loopback TCP for both ends, and Node's HTTP parser and fastify's request and reply objects; in the profiles above, Node.js internals (HTTP, streams, sockets) and writev (socket writes) are the largest places of each worker's busy time. Fewer requests per bid (several bids per request from one bidder) would cut it; the same requests cost what Node.js makes them cost.",
     "- Cheaper messages: every peer message is JSON, and each wakes its receiver; append, append reply and owner proposal are checked by a hand-written validator (zod checks the rest), and a bid sent to a node that does not run its auction costs a forward and its answer, one message each (compare the `bidder's node` and `auction's owner` rows), which could be batched per target as appends and proposals are.",
     "- Less work per applied entry where no client waits: every node builds live-stream events and replicated-state bookkeeping for every entry, and the owner sends the multicast updates of each batch (about five to a datagram).",
-    "- Less memory per bid: every node keeps every bid in memory (its history line and its accepted bid) and, until the next snapshot, the log entry that carried it as parsed objects (up to a million entries, about 320 bytes each); the garbage collector copies and marks all of it, and its share of each node's busy time is in the profile above. A log that keeps only recent entries in memory and reads older ones from its SQLite file when a lagging follower needs them (as etcd's raft library does) would take most of the log's part away.",
+    "- Less memory per bid: every node keeps every bid in memory (its history line, its accepted bid and its line of history JSON) and, for a few seconds, its event in the live stream's ring; the garbage collector copies each of them once or twice before they settle, and marks them all, and its share of each node's busy time is in the profile above. The log itself holds only its newest 10,000 applied entries in memory and reads older ones back from SQLite (it held every entry since the last snapshot, up to a million). `node dist/bench/apply.js` weighs both in process (`state_bytes_per_bid`, `log_entry_bytes`). Keeping bid history on disk rather than in every node's heap would take most of the rest away.",
     "- Snapshots: taking one no longer stops a node for long (it keeps each auction's history as JSON and takes the snapshot as parts, written piece by piece; its compaction deletes a few thousand rows at a time), but every 10,000 to 1,000,000 entries (as many as the state has records) a node still writes and fsyncs a file of the whole state (every auction and bid history line; paced at 16 MiB/s and flushed every 2 MiB, so that it holds up the WAL's fsync less): in the headline load, with the state growing from nothing, each node writes several, and while they are written batches wait longer for their fsync and the cores do the writing. What snapshots cost the headline load is measured above (What snapshots and fsyncs cost): writing them less often, or only what changed since the last one, would lift p99.",
     "- One hot auction: every bidder bids one above the price it last saw, so at most one bid of each owner batch can win; accepted bids per second follow the round trip of a batch, not the node's capacity.",
     "",

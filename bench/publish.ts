@@ -7,11 +7,13 @@
 //   node dist/bench/publish.js [updates] [batch]   (after npm run build; default 20,000 updates in batches of 7)
 import { UpdatePublisher } from "../src/net/update-publisher.js";
 import type { AuctionUpdate } from "../src/net/update-schema.js";
+import { countArgs } from "./args.js";
 
-const updates = Number(process.argv[2] ?? 20_000);
-const batchSize = Number(process.argv[3] ?? 7);
-for (const [name, value] of Object.entries({ updates, batch: batchSize }))
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+const [updates, batchSize] = countArgs(
+  "node dist/bench/publish.js [updates] [batch]",
+  ["updates", "batch"],
+  [20_000, 7],
+) as [number, number];
 
 const publisher = await UpdatePublisher.start({
   port: 20_000 + Math.floor(Math.random() * 40_000),

@@ -90,3 +90,26 @@ test(
     for (const node of nodes) assert.equal(existsSync(path.dirname(node.dataDir)), false, node.dataDir);
   },
 );
+
+test("the in-process benches print their usage on --help and refuse a bad count in one line", async () => {
+  const apply = fileURLToPath(new URL("../../bench/apply.js", import.meta.url));
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [apply, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once("exit", (code) => resolve({ code, stdout, stderr }));
+    });
+  const help = await run(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: node dist\/bench\/apply\.js \[bids\]\n$/);
+  for (const bad of [["lots"], ["0"], ["1.5"], ["10", "20"]]) {
+    const refused = await run(bad);
+    assert.equal(refused.code, 2, bad.join(" "));
+    assert.equal(refused.stdout, "");
+    assert.doesNotMatch(refused.stderr, /\n\s+at |Error:/, "no stack trace");
+    assert.match(refused.stderr, /^(bids must be|expected at most)[^\n]*\nusage: /);
+  }
+});
