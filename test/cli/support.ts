@@ -3,7 +3,7 @@
 // environment. Long-running commands (watch) are read as they print and stopped by their PID.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -59,9 +59,17 @@ export async function startCluster(ids: number[], name: string): Promise<TestClu
   }
 }
 
-/** A fresh, empty config directory. */
+/** Config directories made by this test file's process; removed when it exits. */
+const configDirs: string[] = [];
+process.once("exit", () => {
+  for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh, empty config directory (removed when the test process exits). */
 export function freshConfigDir(): string {
-  return mkdtempSync(path.join(tmpdir(), "gavel-cli-config-"));
+  const dir = mkdtempSync(path.join(tmpdir(), "gavel-cli-config-"));
+  configDirs.push(dir);
+  return dir;
 }
 
 function childEnv(options: CliOptions): NodeJS.ProcessEnv {

@@ -226,4 +226,8 @@ test("a demo killed by SIGKILL takes its nodes with it", async (t) => {
     }
   };
   await waitFor("the demo's nodes to stop", 20_000, () => pids.every((pid) => !alive(pid)));
+  // A demo killed by SIGKILL cannot remove its data dir: the test does, once its nodes are gone.
+  const root = /data in (\S+)\)/.exec(output)?.[1] ?? "";
+  assert.ok(root.includes("gavel-demo-"), `the demo names its data dir: ${output.slice(0, 300)}`);
+  rmSync(root, { recursive: true, force: true });
 });
