@@ -3,9 +3,9 @@
 //
 // With a reader (the node's storage), only the newest entries stay in memory: node.ts releases the
 // older ones (committed, applied and written) with releaseThrough, and they are read back from the
-// storage when asked for (a lagging follower's appends, the term of an old entry is kept apart). As
-// etcd's raft keeps its unstable entries in memory and reads stable ones from its storage. Reading
-// is synchronous and deterministic: the storage holds exactly what the node gave it.
+// storage when asked for (a lagging follower's appends); terms are kept apart, so no term check
+// reads the disk. etcd's raft library reads entries through its Storage interface the same way.
+// Reading is synchronous and deterministic: the storage holds exactly what the node gave it.
 import { assert } from "../assert.js";
 import type { LogEntry, LogIndex, Term } from "./types.js";
 
