@@ -9,6 +9,7 @@ import { UpdateReceiver } from "../src/client/update-receiver.js";
 import { BenchCluster, register, request, waitFor } from "./cluster.js";
 import type { BenchNode } from "./cluster.js";
 import { runLoad } from "./load.js";
+import { processWork } from "./machine.js";
 import type { LoadResult } from "./loadgen.js";
 import { profilesIn, summarize } from "./profile.js";
 import type { ProfileSummary } from "./profile.js";
@@ -59,6 +60,10 @@ export interface SpreadFigure {
   nodeCores: number;
   /** Each node's share of nodeCores, by node id. */
   coresByNode: Record<number, number>;
+  /** Read- and write-class system calls of all nodes per acknowledged bid (from /proc). */
+  nodeIoCallsPerBid: number;
+  /** Context switches of all nodes' threads per acknowledged bid (from /proc). */
+  nodeSwitchesPerBid: number;
 }
 
 export interface ProfileFigure {
@@ -205,6 +210,7 @@ export async function spreadRun(
 ): Promise<SpreadFigure> {
   const nodes = setup.cluster.running();
   const cpuBefore = nodes.map((node) => cpuMs(node.pid));
+  const workBefore = nodes.map((node) => processWork(node.pid));
   const startedAt = performance.now();
   const result = await runLoad({
     kind: "spread",
@@ -221,6 +227,16 @@ export async function spreadRun(
   const wallMs = performance.now() - startedAt;
   const cpuUsedMs = nodes.map((node, index) => cpuMs(node.pid) - cpuBefore[index]!);
   const nodeCpuMs = cpuUsedMs.reduce((total, used) => total + used, 0);
+  const work = nodes.map((node, index) => {
+    const after = processWork(node.pid);
+    return {
+      ioCalls: after.ioCalls - workBefore[index]!.ioCalls,
+      switches: after.switches - workBefore[index]!.switches,
+    };
+  });
+  // Counted over the whole run, warm-up included, as the CPU is: per second, then per bid.
+  const perBid = (total: number) =>
+    result.acked === 0 ? 0 : ((total / wallMs) * result.measuredMs) / result.acked;
   setup.prices = result.prices!;
   return {
     bidders,
@@ -232,6 +248,8 @@ export async function spreadRun(
     generatorCores: result.generatorCores,
     nodeCores: nodeCpuMs / wallMs,
     coresByNode: Object.fromEntries(nodes.map((node, index) => [node.id, cpuUsedMs[index]! / wallMs])),
+    nodeIoCallsPerBid: perBid(work.reduce((total, item) => total + item.ioCalls, 0)),
+    nodeSwitchesPerBid: perBid(work.reduce((total, item) => total + item.switches, 0)),
   };
 }
 

@@ -11,6 +11,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { ParseArgsConfig } from "node:util";
 import { joinRun, setUp, spreadRun } from "./cluster-bench.js";
+import { machineLine, measureMachine } from "./machine.js";
 import { profilesIn, summarize } from "./profile.js";
 
 /** The options, or a one-line error and a hint on stderr (exit code 2). */
@@ -71,6 +72,8 @@ const nodeArgs = dir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`];
 const snapshotEntries = values["snapshot-entries"];
 const env: Record<string, string> =
   snapshotEntries === undefined ? {} : { GAVEL_SNAPSHOT_ENTRIES: snapshotEntries };
+// What this machine's kernel charges: runs on machines that differ here are not comparable.
+console.log(`machine ${machineLine(await measureMachine(tmpdir()))}`);
 const setup = await setUp(nodes, settings, bidders, progress, nodeArgs, env);
 try {
   // Runs one after another on the same cluster: the state, and so what it costs, grows with each.
@@ -84,6 +87,7 @@ try {
     console.log(
       `bids_per_s=${Math.round(figure.bidsPerSecond)} p50_ms=${p50.toFixed(2)} p99_ms=${p99.toFixed(2)} ` +
         `p999_ms=${p999.toFixed(1)} node_cores=${figure.nodeCores.toFixed(2)} node_cpu_ms_per_bid=${cpuPerBid.toFixed(3)} ` +
+        `node_io_calls_per_bid=${figure.nodeIoCallsPerBid.toFixed(2)} node_switches_per_bid=${figure.nodeSwitchesPerBid.toFixed(2)} ` +
         `generator_cores=${figure.generatorCores.toFixed(2)} statuses=${JSON.stringify(figure.byStatus)} ` +
         `cores_by_node=${Object.entries(figure.coresByNode)
           .map(([id, cores]) => `${id}:${cores.toFixed(2)}`)

@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 import { measureCluster, snapshotsApart } from "./cluster-bench.js";
 import type { ClusterFigures, ClusterSettings, JoinFigure, SpreadFigure } from "./cluster-bench.js";
 import { workloads } from "./engine.js";
+import { machineLine, measureMachine } from "./machine.js";
+import type { MachineCosts } from "./machine.js";
 import type { Measurement } from "./engine.js";
 import { median } from "./stats.js";
 
@@ -175,7 +177,7 @@ function spreadLine(figure: SpreadFigure): string {
   const statuses = Object.entries(figure.byStatus)
     .map(([status, count]) => `${status}: ${format(count)}`)
     .join(", ");
-  return `| ${figure.nodes} | ${figure.bidders} | ${figure.routing} | ${format(figure.bidsPerSecond)} | ${ms(figure.latency.p50)} | ${ms(figure.latency.p99)} | ${ms(figure.latency.p999)} | ${ms(figure.latency.max)} | ${figure.nodeCores.toFixed(2)} | ${cpuPerBid(figure)} | ${figure.generatorCores.toFixed(2)} | ${statuses} |`;
+  return `| ${figure.nodes} | ${figure.bidders} | ${figure.routing} | ${format(figure.bidsPerSecond)} | ${ms(figure.latency.p50)} | ${ms(figure.latency.p99)} | ${ms(figure.latency.p999)} | ${ms(figure.latency.max)} | ${figure.nodeCores.toFixed(2)} | ${cpuPerBid(figure)} | ${figure.nodeIoCallsPerBid.toFixed(1)} | ${figure.nodeSwitchesPerBid.toFixed(1)} | ${figure.generatorCores.toFixed(2)} | ${statuses} |`;
 }
 
 function snapshotLines(figures: ClusterFigures): string[] {
@@ -186,8 +188,8 @@ function snapshotLines(figures: ClusterFigures): string[] {
     ...header,
     `The headline load on fresh 3-node clusters, in rounds of three: the defaults (snapshots at least 10,000 entries apart, as many as the state has records; an fsync of the log for every batch), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run), then \`gavel node --unsafe-no-fsync\` (default snapshots, the log never fsynced: what durability costs; never for real use). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
     "",
-    "| run | nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
-    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| run | nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | node I/O calls per bid | node switches per bid | generator CPU | answers by status |",
+    "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...figures.snapshots.flatMap(({ spaced, apart, unsynced }) => [
       `| defaults ${spreadLine(spaced)}`,
       `| no snapshot ${spreadLine(apart)}`,
@@ -287,6 +289,7 @@ function report(
   settings: Settings,
   date: string,
   loadAverage: string,
+  costs: MachineCosts,
   figures: ClusterFigures,
   engine: EngineRow[],
   headline: SpreadFigure,
@@ -323,6 +326,7 @@ function report(
     `- Date: ${date}`,
     `- Machine: ${cpuCount} × ${cpuModel}; ${platform}; Node.js ${node}`,
     `- Load average (1, 5, 15 min) when the bench started: ${loadAverage}`,
+    `- What the kernel charged (\`bench/machine.ts\`, in the bench's process before the load): a system call ${costs.syscallUs.toFixed(2)} µs (a 1-byte write to /dev/null); a page of fresh memory ${costs.freshPageUs.toFixed(2)} µs (its fault and zeroing); a 4 KiB write and fdatasync in the temp dir ${costs.fsyncMs.toFixed(2)} ms; a TCP round trip on loopback ${costs.loopbackRttUs.toFixed(1)} µs; Meltdown: ${costs.meltdown}. Machines of this kind differ in these (with page table isolation and no PCID, every system call and context switch costs several times more), and the cluster's figures follow them; node CPU, I/O calls and context switches per bid say what a bid cost.`,
     "- Method: real `gavel node` processes on 127.0.0.1 started by the bench, each with its own SQLite data",
     "  dir (WAL; every batch fsynced before anything that depends on it leaves the node) in a temp dir",
     "  removed afterwards; bids over HTTP/1.1 keep-alive connections (one request in flight on each;",
@@ -342,10 +346,10 @@ function report(
     "## Throughput and latency (3 nodes, durable)",
     "",
     `Acknowledged bids (201) per second over ${format(c.auctions)} auctions; latency of acknowledged bids in ms. ` +
-      "Node CPU: all node processes together, in cores (from /proc), and per acknowledged bid in ms; generator CPU: the load generator's process, in cores.",
+      "Node CPU: all node processes together, in cores (from /proc), and per acknowledged bid in ms; node I/O calls: the nodes' read- and write-class system calls (reads, writes, sends, receives; from /proc), and node switches: their threads' context switches, both per acknowledged bid and counted over the run as the CPU is; generator CPU: the load generator's process, in cores.",
     "",
-    "| nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
-    "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | node I/O calls per bid | node switches per bid | generator CPU | answers by status |",
+    "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...[...figures.spread, figures.routed].map(spreadLine),
     "",
     ...(figures.routedRuns.length > 1
@@ -396,8 +400,8 @@ function report(
       : [
           "64 bidders over 1,000 auctions, bids sent to the auction's owner as in the headline, by cluster size (every node on this one machine).",
           "",
-          "| nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | generator CPU | answers by status |",
-          "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+          "| nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | node I/O calls per bid | node switches per bid | generator CPU | answers by status |",
+          "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
           ...[headline, ...figures.scale].map(spreadLine),
         ]),
     "",
@@ -518,6 +522,10 @@ async function main(): Promise<void> {
   process.stderr.write(
     `Node.js ${node}; ${cpuCount} × ${cpuModel}; ${platform}; load average ${loadAverage}\n`,
   );
+  progress.report("machine: what a system call, a fresh page, an fsync and a loopback round trip cost");
+  const costs = await measureMachine(os.tmpdir());
+  progress.done();
+  process.stderr.write(`machine: ${machineLine(costs)}\n`);
   let figures: ClusterFigures;
   try {
     figures = await measureCluster(settings.cluster, progress.report);
@@ -528,7 +536,7 @@ async function main(): Promise<void> {
   progress.done();
   // Bids sent as the web page sends them: to the auction's owner, once an answer named it.
   const headline = figures.routed;
-  const lines = report(settings, date, loadAverage, figures, engine, headline);
+  const lines = report(settings, date, loadAverage, costs, figures, engine, headline);
   console.log(lines.join("\n"));
   if (settings.mode === "full") {
     const path = fileURLToPath(new URL("../../BENCHMARKS.md", import.meta.url));

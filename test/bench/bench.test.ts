@@ -32,6 +32,15 @@ test(
     assert.ok(failover! > 0, "no failover measured");
     // The report says it is a partial run, and holds the sections it measured.
     assert.match(stdout, /This is a smoke run/);
+    // The machine's costs, and what each bid cost the nodes in system calls and context switches.
+    assert.match(stdout, /a system call [\d.]+ µs .* a TCP round trip on loopback [\d.]+ µs; Meltdown: /);
+    const row = stdout.split("\n").find((line) => line.startsWith("| 3 | 4 | bidder's node |"));
+    assert.ok(row, "no 4-bidder row");
+    const [ioCalls, switches] = row
+      .split("|")
+      .slice(11, 13)
+      .map((cell) => Number(cell.trim()));
+    assert.ok(ioCalls! > 0 && switches! > 0, `I/O calls ${ioCalls}, switches ${switches} per bid`);
     assert.match(stdout, /## Failover/);
     assert.match(stdout, /A fresh node joined a cluster whose log held [\d,]+ entries/);
     assert.match(stdout, /Updates missed \(not arrived within 10 s\): 0\./);
