@@ -326,7 +326,7 @@ function report(
     `- Date: ${date}`,
     `- Machine: ${cpuCount} × ${cpuModel}; ${platform}; Node.js ${node}`,
     `- Load average (1, 5, 15 min) when the bench started: ${loadAverage}`,
-    `- What the kernel charged (\`bench/machine.ts\`, in the bench's process before the load): a system call ${costs.syscallUs.toFixed(2)} µs (a 1-byte write to /dev/null); a page of fresh memory ${costs.freshPageUs.toFixed(2)} µs (its fault and zeroing); a 4 KiB write and fdatasync in the temp dir ${costs.fsyncMs.toFixed(2)} ms; a TCP round trip on loopback ${costs.loopbackRttUs.toFixed(1)} µs; Meltdown: ${costs.meltdown}. Machines of this kind differ in these (with page table isolation and no PCID, every system call and context switch costs several times more), and the cluster's figures follow them; node CPU, I/O calls and context switches per bid say what a bid cost.`,
+    `- What the kernel charged (\`bench/machine.ts\`, in the bench's process before the load): a system call ${costs.syscallUs.toFixed(2)} µs (a 1-byte write to /dev/null); a page of fresh memory ${costs.freshPageUs.toFixed(2)} µs (its fault and zeroing); a 4 KiB write and fdatasync in the temp dir ${costs.fsyncMs.toFixed(2)} ms; a TCP round trip on loopback ${costs.loopbackRttUs.toFixed(1)} µs; Meltdown: ${costs.meltdown}. Machines of this kind differ in these, and the cluster's figures follow them; node CPU, I/O calls and context switches per bid say what a bid cost.`,
     "- Method: real `gavel node` processes on 127.0.0.1 started by the bench, each with its own SQLite data",
     "  dir (WAL; every batch fsynced before anything that depends on it leaves the node) in a temp dir",
     "  removed afterwards; bids over HTTP/1.1 keep-alive connections (one request in flight on each;",
@@ -449,7 +449,7 @@ function report(
     `| failover median | ≤ 1,500 ms | ${format(failoverMedian)} ms | ${failoverMedian <= 1500 ? "yes" : "no"} |`,
     `| join and catch up ${format(join.entries)} entries | ≤ 10 s | ${(join.caughtUpMs / 1000).toFixed(1)} s | ${join.caughtUpMs <= 10_000 ? "yes" : "no"} |`,
     "",
-    ...limitLines(headline, figures, cpuCount),
+    ...limitLines(headline, figures, cpuCount, costs),
   ];
 }
 
@@ -457,7 +457,12 @@ function report(
  * What limits the headline figure, from this run's measurements: the CPU each acknowledged bid
  * costs against what the target leaves per bid on this machine, and the profile's largest places.
  */
-function limitLines(headline: SpreadFigure, figures: ClusterFigures, cpuCount: number): string[] {
+function limitLines(
+  headline: SpreadFigure,
+  figures: ClusterFigures,
+  cpuCount: number,
+  costs: MachineCosts,
+): string[] {
   const targetBidsPerSecond = 10_000;
   if (headline.bidsPerSecond >= targetBidsPerSecond && headline.latency.p99 <= 25) return [];
   const nodeMsPerBid = (headline.nodeCores * 1000) / headline.bidsPerSecond;
@@ -477,6 +482,8 @@ function limitLines(headline: SpreadFigure, figures: ClusterFigures, cpuCount: n
       (used >= 0.8 * cpuCount
         ? "The machine's cores were nearly all busy: on this machine the limit is CPU per bid."
         : "The cores were not all busy: the limit is also waiting, on fsyncs and round trips between the nodes."),
+    "",
+    `Each acknowledged bid also cost the nodes ${headline.nodeIoCallsPerBid.toFixed(1)} read/write system calls and ${headline.nodeSwitchesPerBid.toFixed(1)} context switches (besides the waits for events, the fsyncs and the thread pool's wake-ups), on a machine that charged ${costs.syscallUs.toFixed(2)} µs for a bare system call and ${costs.freshPageUs.toFixed(2)} µs for a page of fresh memory (Meltdown: ${costs.meltdown}). Where the kernel charges more for these, the same work per bid takes more CPU, which is why figures from two machines compare only where their costs at the top of this file agree.`,
   ];
   const grown = grownStateLine(headline, figures);
   if (grown !== null) lines.push("", grown);
