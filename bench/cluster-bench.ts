@@ -64,6 +64,24 @@ export interface SpreadFigure {
   nodeIoCallsPerBid: number;
   /** Context switches of all nodes' threads per acknowledged bid (from /proc). */
   nodeSwitchesPerBid: number;
+  /** Durable writes (a batch's transaction and its fsync) of all nodes per acknowledged bid. */
+  writesPerBid: number;
+  /** Mean time of those writes, from a batch's save to the end of its fsync, in ms (gavel_sqlite_write_seconds). */
+  writeMs: number;
+}
+
+/** The nodes' durable writes so far: how many, and their total seconds (from each node's /metrics). */
+async function diskWrites(nodes: readonly BenchNode[]): Promise<{ count: number; seconds: number }> {
+  const each = await Promise.all(
+    nodes.map(async (node) => ({
+      count: await node.metric("gavel_sqlite_write_seconds_count"),
+      seconds: await node.metric("gavel_sqlite_write_seconds_sum"),
+    })),
+  );
+  return {
+    count: each.reduce((total, item) => total + item.count, 0),
+    seconds: each.reduce((total, item) => total + item.seconds, 0),
+  };
 }
 
 export interface ProfileFigure {
@@ -211,6 +229,7 @@ export async function spreadRun(
   const nodes = setup.cluster.running();
   const cpuBefore = nodes.map((node) => cpuMs(node.pid));
   const workBefore = nodes.map((node) => processWork(node.pid));
+  const writesBefore = await diskWrites(nodes);
   const startedAt = performance.now();
   const result = await runLoad({
     kind: "spread",
@@ -227,6 +246,8 @@ export async function spreadRun(
   const wallMs = performance.now() - startedAt;
   const cpuUsedMs = nodes.map((node, index) => cpuMs(node.pid) - cpuBefore[index]!);
   const nodeCpuMs = cpuUsedMs.reduce((total, used) => total + used, 0);
+  const writesAfter = await diskWrites(nodes);
+  const writes = writesAfter.count - writesBefore.count;
   const work = nodes.map((node, index) => {
     const after = processWork(node.pid);
     return {
@@ -250,6 +271,8 @@ export async function spreadRun(
     coresByNode: Object.fromEntries(nodes.map((node, index) => [node.id, cpuUsedMs[index]! / wallMs])),
     nodeIoCallsPerBid: perBid(work.reduce((total, item) => total + item.ioCalls, 0)),
     nodeSwitchesPerBid: perBid(work.reduce((total, item) => total + item.switches, 0)),
+    writesPerBid: perBid(writes),
+    writeMs: writes === 0 ? 0 : ((writesAfter.seconds - writesBefore.seconds) * 1000) / writes,
   };
 }
 

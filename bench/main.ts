@@ -484,6 +484,8 @@ function limitLines(
         : "The cores were not all busy: the limit is also waiting, on fsyncs and round trips between the nodes."),
     "",
     `Each acknowledged bid also cost the nodes ${headline.nodeIoCallsPerBid.toFixed(1)} read/write system calls and ${headline.nodeSwitchesPerBid.toFixed(1)} context switches (besides the waits for events, the fsyncs and the thread pool's wake-ups), on a machine that charged ${costs.syscallUs.toFixed(2)} µs for a bare system call and ${costs.freshPageUs.toFixed(2)} µs for a page of fresh memory (Meltdown: ${costs.meltdown}). Where the kernel charges more for these, the same work per bid takes more CPU, which is why figures from two machines compare only where their costs at the top of this file agree.`,
+    "",
+    `The nodes made ${headline.writesPerBid.toFixed(3)} durable writes per acknowledged bid (a batch's transaction and its fsync; ${(1 / Math.max(headline.writesPerBid, 1e-9)).toFixed(1)} bids per write), and a write took ${ms(headline.writeMs)} ms on average from the start of its transaction to the end of its fsync (\`gavel_sqlite_write_seconds\`), where a bare 4 KiB write and fdatasync takes ${costs.fsyncMs.toFixed(2)} ms on this machine: the rest is the transaction and waiting, for libuv's thread pool to run the fsync on the shared cores and for its completion to reach the event loop. A node delivers nothing new to its core while its batch waits, so this wait is part of every hop of a bid.`,
   ];
   const grown = grownStateLine(headline, figures);
   if (grown !== null) lines.push("", grown);

@@ -41,6 +41,11 @@ test(
       .slice(11, 13)
       .map((cell) => Number(cell.trim()));
     assert.ok(ioCalls! > 0 && switches! > 0, `I/O calls ${ioCalls}, switches ${switches} per bid`);
+    const writes =
+      /The nodes made ([\d.]+) durable writes per acknowledged bid .* a write took ([\d.]+) ms on average/.exec(
+        stdout,
+      );
+    assert.ok(writes && Number(writes[1]) > 0 && Number(writes[2]) > 0, "no durable writes measured");
     assert.match(stdout, /## Failover/);
     assert.match(stdout, /A fresh node joined a cluster whose log held [\d,]+ entries/);
     assert.match(stdout, /Updates missed \(not arrived within 10 s\): 0\./);
