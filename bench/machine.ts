@@ -20,6 +20,12 @@ import { median } from "./stats.js";
 export interface MachineCosts {
   /** A write of one byte to /dev/null, in µs (the median of 5 rounds of 20,000). */
   syscallUs: number;
+  /**
+   * What a system call costs the code after it, beyond its own time, in µs: random lookups in a
+   * Map of 500,000 entries slow down when a system call comes every 20 of them (with page table
+   * isolation and no PCID, every kernel entry empties the TLB, and the lookups refill it).
+   */
+  syscallAfterUs: number;
   /** Touching a page of memory the process never used (fault and zeroing), in µs per 4 KiB page. */
   freshPageUs: number;
   /** A write of 4 KiB and an fdatasync of the file, in ms (the median of 100), in `dir`. */
@@ -33,6 +39,7 @@ export interface MachineCosts {
 export async function measureMachine(dir: string): Promise<MachineCosts> {
   return {
     syscallUs: syscallUs(),
+    syscallAfterUs: syscallAfterUs(),
     freshPageUs: freshPageUs(),
     fsyncMs: fsyncMs(dir),
     loopbackRttUs: await loopbackRttUs(),
@@ -43,7 +50,7 @@ export async function measureMachine(dir: string): Promise<MachineCosts> {
 /** One line for logs: `syscall_us=… fresh_page_us=… fsync_ms=… loopback_rtt_us=… meltdown="…"`. */
 export function machineLine(costs: MachineCosts): string {
   return (
-    `syscall_us=${costs.syscallUs.toFixed(2)} fresh_page_us=${costs.freshPageUs.toFixed(2)} ` +
+    `syscall_us=${costs.syscallUs.toFixed(2)} syscall_after_us=${costs.syscallAfterUs.toFixed(2)} fresh_page_us=${costs.freshPageUs.toFixed(2)} ` +
     `fsync_ms=${costs.fsyncMs.toFixed(3)} loopback_rtt_us=${costs.loopbackRttUs.toFixed(1)} ` +
     `meltdown=${JSON.stringify(costs.meltdown)}`
   );
@@ -59,6 +66,48 @@ function syscallUs(): number {
       return ((performance.now() - startedAt) * 1000) / 20_000;
     });
     return median(rounds);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syscallAfterUs(): number {
+  const size = 500_000;
+  const every = 20;
+  const map = new Map<string, { value: number }>();
+  const keys: string[] = [];
+  for (let index = 0; index < size; index++) {
+    keys.push(`key${index}`);
+    map.set(`key${index}`, { value: index });
+  }
+  // A fixed pseudo-random order (a linear congruential sequence), the same in every round.
+  const order = new Int32Array(1_000_000);
+  let seed = 1;
+  for (let index = 0; index < order.length; index++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    order[index] = seed % size;
+  }
+  const fd = openSync("/dev/null", "w");
+  const byte = Buffer.alloc(1);
+  const pass = (withCalls: boolean) => {
+    let sum = 0;
+    const startedAt = performance.now();
+    for (let index = 0; index < order.length; index++) {
+      sum += map.get(keys[order[index]!]!)!.value;
+      if (withCalls && index % every === 0) writeSync(fd, byte);
+    }
+    if (sum < 0) throw new Error("unreachable");
+    return (performance.now() - startedAt) * 1000;
+  };
+  try {
+    pass(false);
+    pass(true);
+    const rounds = Array.from({ length: 3 }, () => {
+      const without = pass(false);
+      const withCalls = pass(true);
+      return (withCalls - without) / (order.length / every);
+    });
+    return Math.max(0, median(rounds) - syscallUs());
   } finally {
     closeSync(fd);
   }

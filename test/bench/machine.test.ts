@@ -11,12 +11,14 @@ test("the machine's costs are measured and printed on one line", async () => {
   const costs = await measureMachine(tmpdir());
   for (const [name, value] of Object.entries(costs)) {
     if (name === "meltdown") continue;
-    assert.ok(Number.isFinite(value) && (value as number) > 0, `${name} = ${value}`);
+    // What a system call costs the code after it is nothing where the kernel keeps the TLB.
+    const least = name === "syscallAfterUs" ? 0 : Number.MIN_VALUE;
+    assert.ok(Number.isFinite(value) && (value as number) >= least, `${name} = ${value}`);
   }
   assert.ok(costs.meltdown.length > 0);
   assert.match(
     machineLine(costs),
-    /^syscall_us=[\d.]+ fresh_page_us=[\d.]+ fsync_ms=[\d.]+ loopback_rtt_us=[\d.]+ meltdown=".+"$/,
+    /^syscall_us=[\d.]+ syscall_after_us=[\d.]+ fresh_page_us=[\d.]+ fsync_ms=[\d.]+ loopback_rtt_us=[\d.]+ meltdown=".+"$/,
   );
 });
 
