@@ -196,9 +196,15 @@ async function probeBids(
 
 /** The bid ids of an auction as `host` reads it (a linearizable read). */
 async function bidIds(host: Host, auctionId: string): Promise<string[]> {
-  const response = await host.get(`/api/auctions/${auctionId}`);
-  assert.equal(response.status, 200, `node ${host.id}: ${response.text}`);
-  return (response.body["bids"] as { bidId: string }[]).map((line) => line.bidId);
+  // The history comes a page at a time (100 lines unless asked): read every page.
+  const ids: string[] = [];
+  for (;;) {
+    const response = await host.get(`/api/auctions/${auctionId}?bidsOffset=${ids.length}&bidsLimit=100`);
+    assert.equal(response.status, 200, `node ${host.id}: ${response.text}`);
+    const page = (response.body["bids"] as { bidId: string }[]).map((line) => line.bidId);
+    ids.push(...page);
+    if (ids.length >= (response.body["bidsTotal"] as number) || page.length === 0) return ids;
+  }
 }
 
 /**
