@@ -1,8 +1,8 @@
 // What the machine's kernel charges for the things a gavel node does all the time, measured in the
 // bench's own process before any load: a system call, a page of fresh memory, a write and fdatasync,
-// a loopback TCP round trip. Machines of one kind differ in these (a kernel with page table
-// isolation and no PCID pays several times more per system call), and the cluster figures follow
-// them, so the bench prints them beside its figures. Also: what a process did, from /proc by PID.
+// a loopback TCP round trip, and what a system call costs the code after it. Machines of one kind
+// differ in these, and the cluster figures follow them, so the bench prints them beside its
+// figures. Also: what a process did, from /proc by PID.
 import {
   closeSync,
   fdatasyncSync,
@@ -47,7 +47,7 @@ export async function measureMachine(dir: string): Promise<MachineCosts> {
   };
 }
 
-/** One line for logs: `syscall_us=… fresh_page_us=… fsync_ms=… loopback_rtt_us=… meltdown="…"`. */
+/** One line for logs: `syscall_us=… syscall_after_us=… fresh_page_us=… fsync_ms=… loopback_rtt_us=… meltdown="…"`. */
 export function machineLine(costs: MachineCosts): string {
   return (
     `syscall_us=${costs.syscallUs.toFixed(2)} syscall_after_us=${costs.syscallAfterUs.toFixed(2)} fresh_page_us=${costs.freshPageUs.toFixed(2)} ` +
