@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
 import { UpdateReceiver } from "../src/client/update-receiver.js";
-import { BenchCluster, register, request, waitFor } from "./cluster.js";
+import { BenchCluster, metricValue, register, request, waitFor } from "./cluster.js";
 import type { BenchNode } from "./cluster.js";
 import { runLoad } from "./load.js";
 import { processWork } from "./machine.js";
@@ -58,6 +58,8 @@ export interface SpreadFigure {
   generatorCores: number;
   /** CPU of all node processes together over the run, in cores. */
   nodeCores: number;
+  /** The part of nodeCores spent in the kernel (system calls, page faults, the loopback network stack). */
+  nodeSystemShare: number;
   /** Each node's share of nodeCores, by node id. */
   coresByNode: Record<number, number>;
   /** Read- and write-class system calls of all nodes per acknowledged bid (from /proc). */
@@ -68,19 +70,41 @@ export interface SpreadFigure {
   writesPerBid: number;
   /** Mean time of those writes, from a batch's save to the end of its fsync, in ms (gavel_sqlite_write_seconds). */
   writeMs: number;
+  /** Batches all nodes stepped per acknowledged bid (gavel_batches_total): the fewer, the more work each batch shared. */
+  batchesPerBid: number;
+  /** Peer messages all nodes sent per acknowledged bid (gavel_peer_messages_total). */
+  peerMessagesPerBid: number;
 }
 
-/** The nodes' durable writes so far: how many, and their total seconds (from each node's /metrics). */
-async function diskWrites(nodes: readonly BenchNode[]): Promise<{ count: number; seconds: number }> {
+/** Counts the nodes' metrics keep, summed over the nodes: durable writes (and their seconds), batches and peer messages sent. */
+interface NodeCounters {
+  writes: number;
+  writeSeconds: number;
+  batches: number;
+  messagesSent: number;
+}
+
+async function nodeCounters(nodes: readonly BenchNode[]): Promise<NodeCounters> {
   const each = await Promise.all(
-    nodes.map(async (node) => ({
-      count: await node.metric("gavel_sqlite_write_seconds_count"),
-      seconds: await node.metric("gavel_sqlite_write_seconds_sum"),
-    })),
+    nodes.map(async (node): Promise<NodeCounters> => {
+      const text = await node.metricsText();
+      return {
+        writes: metricValue(text, "gavel_sqlite_write_seconds_count"),
+        writeSeconds: metricValue(text, "gavel_sqlite_write_seconds_sum"),
+        batches: metricValue(text, "gavel_batches_total"),
+        // A node that has sent nothing yet has no series.
+        messagesSent: text.includes('direction="sent"')
+          ? metricValue(text, "gavel_peer_messages_total", 'direction="sent"')
+          : 0,
+      };
+    }),
   );
+  const sum = (key: keyof NodeCounters) => each.reduce((total, item) => total + item[key], 0);
   return {
-    count: each.reduce((total, item) => total + item.count, 0),
-    seconds: each.reduce((total, item) => total + item.seconds, 0),
+    writes: sum("writes"),
+    writeSeconds: sum("writeSeconds"),
+    batches: sum("batches"),
+    messagesSent: sum("messagesSent"),
   };
 }
 
@@ -207,16 +231,16 @@ export async function setUp(
   }
 }
 
-/** CPU time of a process so far, in ms (from /proc, by PID; 0 once it is gone). */
-function cpuMs(pid: number | undefined): number {
-  if (pid === undefined) return 0;
+/** CPU time of a process so far, in ms, in user and in kernel mode (from /proc, by PID; 0 once it is gone). */
+function cpuMs(pid: number | undefined): { user: number; system: number } {
+  if (pid === undefined) return { user: 0, system: 0 };
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    return { user: (Number(fields[11]) * 1000) / 100, system: (Number(fields[12]) * 1000) / 100 };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 
@@ -229,7 +253,7 @@ export async function spreadRun(
   const nodes = setup.cluster.running();
   const cpuBefore = nodes.map((node) => cpuMs(node.pid));
   const workBefore = nodes.map((node) => processWork(node.pid));
-  const writesBefore = await diskWrites(nodes);
+  const countersBefore = await nodeCounters(nodes);
   const startedAt = performance.now();
   const result = await runLoad({
     kind: "spread",
@@ -244,10 +268,15 @@ export async function spreadRun(
     durationMs: settings.durationMs,
   });
   const wallMs = performance.now() - startedAt;
-  const cpuUsedMs = nodes.map((node, index) => cpuMs(node.pid) - cpuBefore[index]!);
+  const cpuUsed = nodes.map((node, index) => {
+    const after = cpuMs(node.pid);
+    return { user: after.user - cpuBefore[index]!.user, system: after.system - cpuBefore[index]!.system };
+  });
+  const cpuUsedMs = cpuUsed.map((used) => used.user + used.system);
   const nodeCpuMs = cpuUsedMs.reduce((total, used) => total + used, 0);
-  const writesAfter = await diskWrites(nodes);
-  const writes = writesAfter.count - writesBefore.count;
+  const nodeSystemMs = cpuUsed.reduce((total, used) => total + used.system, 0);
+  const countersAfter = await nodeCounters(nodes);
+  const writes = countersAfter.writes - countersBefore.writes;
   const work = nodes.map((node, index) => {
     const after = processWork(node.pid);
     return {
@@ -268,11 +297,14 @@ export async function spreadRun(
     byStatus: result.byStatus,
     generatorCores: result.generatorCores,
     nodeCores: nodeCpuMs / wallMs,
+    nodeSystemShare: nodeCpuMs === 0 ? 0 : nodeSystemMs / nodeCpuMs,
     coresByNode: Object.fromEntries(nodes.map((node, index) => [node.id, cpuUsedMs[index]! / wallMs])),
     nodeIoCallsPerBid: perBid(work.reduce((total, item) => total + item.ioCalls, 0)),
     nodeSwitchesPerBid: perBid(work.reduce((total, item) => total + item.switches, 0)),
     writesPerBid: perBid(writes),
-    writeMs: writes === 0 ? 0 : ((writesAfter.seconds - writesBefore.seconds) * 1000) / writes,
+    writeMs: writes === 0 ? 0 : ((countersAfter.writeSeconds - countersBefore.writeSeconds) * 1000) / writes,
+    batchesPerBid: perBid(countersAfter.batches - countersBefore.batches),
+    peerMessagesPerBid: perBid(countersAfter.messagesSent - countersBefore.messagesSent),
   };
 }
 

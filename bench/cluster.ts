@@ -214,8 +214,9 @@ export class BenchNode {
   }
 
   /** A gauge from the node's /metrics (e.g. gavel_applied_index). */
-  async metric(name: string): Promise<number> {
-    const response = await new Promise<string>((resolve, reject) => {
+  /** The node's /metrics text. */
+  async metricsText(): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
       http
         .get(`${this.url}/metrics`, { agent }, (res) => {
           let text = "";
@@ -225,10 +226,32 @@ export class BenchNode {
         })
         .on("error", reject);
     });
-    const line = response.split("\n").find((item) => item.startsWith(`${name} `));
-    if (line === undefined) throw new Error(`node ${this.id} has no metric ${name}`);
-    return Number(line.split(" ")[1]);
   }
+
+  async metric(name: string): Promise<number> {
+    return metricValue(await this.metricsText(), name);
+  }
+}
+
+/**
+ * The value of metric `name` in a /metrics text: the sum of its series whose labels include
+ * `label` (such as `direction="sent"`), or of all its series. Throws when it has none.
+ */
+export function metricValue(text: string, name: string, label?: string): number {
+  let found = false;
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || !line.startsWith(name)) continue;
+    const space = line.lastIndexOf(" ");
+    const series = line.slice(0, space);
+    const brace = series.indexOf("{");
+    if ((brace === -1 ? series : series.slice(0, brace)) !== name) continue;
+    if (label !== undefined && (brace === -1 || !series.slice(brace).includes(label))) continue;
+    found = true;
+    sum += Number(line.slice(space + 1));
+  }
+  if (!found) throw new Error(`no metric ${name}${label === undefined ? "" : ` with ${label}`}`);
+  return sum;
 }
 
 export class BenchCluster {

@@ -86,9 +86,10 @@ try {
     const cpuPerBid = (figure.nodeCores * 1000) / figure.bidsPerSecond;
     console.log(
       `bids_per_s=${Math.round(figure.bidsPerSecond)} p50_ms=${p50.toFixed(2)} p99_ms=${p99.toFixed(2)} ` +
-        `p999_ms=${p999.toFixed(1)} node_cores=${figure.nodeCores.toFixed(2)} node_cpu_ms_per_bid=${cpuPerBid.toFixed(3)} ` +
+        `p999_ms=${p999.toFixed(1)} node_cores=${figure.nodeCores.toFixed(2)} node_sys_share=${figure.nodeSystemShare.toFixed(2)} node_cpu_ms_per_bid=${cpuPerBid.toFixed(3)} ` +
         `node_io_calls_per_bid=${figure.nodeIoCallsPerBid.toFixed(2)} node_switches_per_bid=${figure.nodeSwitchesPerBid.toFixed(2)} ` +
         `writes_per_bid=${figure.writesPerBid.toFixed(3)} write_ms=${figure.writeMs.toFixed(2)} ` +
+        `batches_per_bid=${figure.batchesPerBid.toFixed(3)} peer_messages_per_bid=${figure.peerMessagesPerBid.toFixed(3)} ` +
         `generator_cores=${figure.generatorCores.toFixed(2)} statuses=${JSON.stringify(figure.byStatus)} ` +
         `cores_by_node=${Object.entries(figure.coresByNode)
           .map(([id, cores]) => `${id}:${cores.toFixed(2)}`)

@@ -26,6 +26,17 @@ export function bindUdpSocket(
   });
 }
 
+/** Connects a bound `socket` to address:port, so that sends need no address; rejects with the socket's error. */
+export function connectUdpSocket(socket: Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once("error", reject);
+    socket.connect(port, address, () => {
+      socket.removeListener("error", reject);
+      resolve();
+    });
+  });
+}
+
 /** Closes `socket`; resolves at once if it was already closed. */
 export function closeUdpSocket(socket: Socket): Promise<void> {
   return new Promise((resolve) => {

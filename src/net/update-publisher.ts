@@ -17,7 +17,7 @@ import { BindError, WildcardAddressError } from "./errors.js";
 import { LogLimiter } from "./log-limit.js";
 import { checkMulticastGroup, checkMulticastPort, multicastDefaults } from "./multicast.js";
 import { zeroCounts } from "./stats.js";
-import { bindUdpSocket, closeUdpSocket } from "./udp-socket.js";
+import { bindUdpSocket, closeUdpSocket, connectUdpSocket } from "./udp-socket.js";
 import { UpdateTracker } from "./update-tracker.js";
 import type { AuctionSource } from "./update-tracker.js";
 import type { AuctionUpdate } from "./update-schema.js";
@@ -130,6 +130,13 @@ export class UpdatePublisher {
       await closeUdpSocket(socket);
       throw new BindError("update publisher (multicast interface)", formatAddress(host, 0), error);
     }
+    try {
+      // Connected to the group: each send goes straight out, without a lookup of the address.
+      await connectUdpSocket(socket, port, group);
+    } catch (error) {
+      await closeUdpSocket(socket);
+      throw new BindError("update publisher (multicast group)", formatAddress(group, port), error);
+    }
     return new UpdatePublisher(socket, auth, group, port, {
       nodeId: options.nodeId,
       clusterName: options.clusterName,
@@ -185,7 +192,7 @@ export class UpdatePublisher {
       const count = packed.counts[position]!;
       if (this.inFlight >= sendsInFlightMax) return this.drop("queue-full", { sendsInFlightMax }, count);
       this.inFlight++;
-      this.socket.send(this.auth.seal(body), this.port, this.group, (error) => {
+      this.socket.send(this.auth.seal(body), (error) => {
         this.inFlight--;
         if (error !== null) return this.drop("send-failed", { error: error.message }, count);
         this.counts.sent++;

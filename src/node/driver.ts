@@ -34,8 +34,21 @@ export interface DriverPorts {
   clock: Clock;
 }
 
+/** What a driver has stepped and sent since it started: cumulative counts, for the node's metrics. */
+export interface DriverCounts {
+  /** Batches stepped: each a run of the core over the inputs that arrived together, with at most one write. */
+  batches: number;
+  /** Inputs in those batches (messages, requests, ticks, beacons). */
+  inputs: number;
+  /** Peer messages received (stepped), by type. */
+  received: Record<string, number>;
+  /** Peer messages handed to the transport, by type. */
+  sent: Record<string, number>;
+}
+
 export class NodeDriver {
   readonly node: ClusterNode;
+  private readonly counted: DriverCounts = { batches: 0, inputs: 0, received: {}, sent: {} };
   /** A batch waits for its write to reach the disk (storage with flushToDisk): deliver nothing meanwhile. */
   private waitingForDisk = false;
 
@@ -85,11 +98,23 @@ export class NodeDriver {
    */
   deliver(inputs: readonly Input[]): void {
     if (this.waitingForDisk) throw new Error("deliver while the last batch waits for the disk; see busy");
+    const counted = this.counted;
+    counted.batches++;
+    counted.inputs += inputs.length;
+    for (const input of inputs) {
+      if (input.type === "message")
+        counted.received[input.message.type] = (counted.received[input.message.type] ?? 0) + 1;
+    }
     const effects: Effect[] = [];
     for (const input of inputs) for (const effect of this.node.step(input)) effects.push(effect);
     // What the steps held back leaves together: one append per follower, one proposal per leader.
     for (const effect of this.node.endBatch()) effects.push(effect);
     this.execute(effects);
+  }
+
+  /** Counts since start; a fresh copy. */
+  counts(): DriverCounts {
+    return { ...this.counted, received: { ...this.counted.received }, sent: { ...this.counted.sent } };
   }
 
   /** True while a batch waits for its write to reach the disk; the caller delivers again after batchDone. */
@@ -127,6 +152,7 @@ export class NodeDriver {
       case "persist":
         break;
       case "send":
+        this.counted.sent[effect.message.type] = (this.counted.sent[effect.message.type] ?? 0) + 1;
         this.ports.transport.send(effect.message, this.node.peerAddress(effect.message.to));
         break;
       case "broadcast":

@@ -89,7 +89,11 @@ export class GavelNode {
     options: NodeProcessOptions,
     identity: { nodeId: NodeId; incarnation: string },
   ) {
-    this.metrics = new NodeMetrics({ status: () => this.status(), adapterDrops: () => this.adapterDrops() });
+    this.metrics = new NodeMetrics({
+      status: () => this.status(),
+      adapterDrops: () => this.adapterDrops(),
+      driverCounts: () => this.driver.counts(),
+    });
     this.driver = new NodeDriver(
       {
         config,

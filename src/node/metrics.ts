@@ -5,12 +5,37 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { NodeStatus } from "../core/cluster/node.js";
 import type { ApplyResult } from "../core/cluster/state.js";
 import type { LogEntry, NodeEvent } from "../core/cluster/types.js";
+import type { DriverCounts } from "./driver.js";
 
 /** What the metrics read at scrape time. */
 export interface MetricsSource {
   status(): NodeStatus;
   /** Messages and beacons dropped by the adapters, by reason (cumulative). */
   adapterDrops(): Record<string, number>;
+  /** Batches stepped and peer messages received and sent by the driver (cumulative). */
+  driverCounts(): DriverCounts;
+}
+
+/**
+ * A counter whose value lives elsewhere (a cumulative count kept where the work happens, with no
+ * metric call on the hot path): each scrape adds what the count grew by since the last one.
+ */
+function cumulativeCounter<Label extends string>(
+  options: { name: string; help: string; labelNames?: readonly Label[]; registers: Registry[] },
+  read: () => { labels: Partial<Record<Label, string>>; value: number }[],
+): Counter<Label> {
+  const last = new Map<string, number>();
+  return new Counter<Label>({
+    ...options,
+    collect() {
+      for (const { labels, value } of read()) {
+        const key = JSON.stringify(labels);
+        const grown = value - (last.get(key) ?? 0);
+        last.set(key, value);
+        if (grown > 0) this.inc(labels, grown);
+      }
+    },
+  });
 }
 
 const roles = ["discovering", "joining", "follower", "pre-candidate", "candidate", "leader"] as const;
@@ -74,6 +99,36 @@ export class NodeMetrics {
         for (const [reason, count] of Object.entries(source.adapterDrops())) this.set({ reason }, count);
       },
     });
+    cumulativeCounter(
+      {
+        name: "gavel_batches_total",
+        help: "Batches the node stepped: inputs that arrived together, stepped at once, with at most one durable write",
+        registers,
+      },
+      () => [{ labels: {}, value: source.driverCounts().batches }],
+    );
+    cumulativeCounter(
+      {
+        name: "gavel_batch_inputs_total",
+        help: "Inputs (peer messages, client requests, ticks, beacons) in those batches",
+        registers,
+      },
+      () => [{ labels: {}, value: source.driverCounts().inputs }],
+    );
+    cumulativeCounter(
+      {
+        name: "gavel_peer_messages_total",
+        help: "Peer messages this node stepped (received) and handed to the transport (sent), by type",
+        labelNames: ["direction", "type"],
+        registers,
+      },
+      () => {
+        const counts = source.driverCounts();
+        const each = (direction: string, byType: Record<string, number>) =>
+          Object.entries(byType).map(([type, value]) => ({ labels: { direction, type }, value }));
+        return [...each("received", counts.received), ...each("sent", counts.sent)];
+      },
+    );
     this.bidsAccepted = new Counter({
       name: "gavel_bids_accepted_total",
       help: "Bids this node's clients had accepted",

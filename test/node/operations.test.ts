@@ -62,6 +62,26 @@ test("health, readiness and metrics follow the node and its bids", async (t) => 
   assert.ok((await metric(node, "gavel_applied_index")) > 0);
   assert.match(text, /gavel_sqlite_write_seconds_count [1-9]/);
   assert.equal(await metric(cluster.node(3), "gavel_is_leader"), 1);
+  // Batches and peer messages, counted where they happen and added to the counters at each scrape.
+  const batches = await metric(node, "gavel_batches_total");
+  assert.ok(batches > 0);
+  assert.ok((await metric(node, "gavel_batch_inputs_total")) >= batches);
+  const received = async () =>
+    Number(
+      /gavel_peer_messages_total\{direction="received",type="append"\} (\d+)/.exec(
+        await (await fetch(`${node.url}/metrics`)).text(),
+      )?.[1],
+    );
+  const appendsBefore = await received();
+  assert.ok(appendsBefore > 0, "a follower has stepped appends");
+  await waitFor(
+    "node 1 to step more appends (heartbeats)",
+    5000,
+    async () => (await received()) > appendsBefore,
+  );
+  assert.ok((await metric(node, "gavel_batches_total")) > batches);
+  const leaderText = await (await fetch(`${cluster.node(3).url}/metrics`)).text();
+  assert.match(leaderText, /gavel_peer_messages_total\{direction="sent",type="append"\} [1-9]/);
 });
 
 test("SIGTERM of the leader hands leadership over without a failed request", async (t) => {
