@@ -44,7 +44,7 @@ const settingsByMode: Record<Mode, Settings> = {
       workerAuctions: 20,
       bigAuctions: 100_000,
       joinEntries: 100_000,
-      scaleSizes: [5, 7],
+      scaleSizes: [1, 5, 7],
       profileMs: 15_000,
       headlineRuns: 3,
       snapshotPairs: 2,
@@ -304,7 +304,7 @@ function report(
   if (c.bigAuctions === 0) skipped.push("memory with 100,000 auctions");
   if (c.joinEntries === 0)
     skipped.push("joining with 100,000 log entries (the join catches up whatever the log holds)");
-  if (c.scaleSizes.length === 0) skipped.push("the 5- and 7-node clusters");
+  if (c.scaleSizes.length === 0) skipped.push("the 1-, 5- and 7-node clusters");
   if (c.profileMs === 0) skipped.push("the profiled run");
   const statusesOf = (byStatus: Record<string, number>) =>
     Object.entries(byStatus)
@@ -396,13 +396,13 @@ function report(
     "## Scale",
     "",
     ...(figures.scale.length === 0
-      ? ["Skipped in this run (clusters of 5 and 7 nodes)."]
+      ? ["Skipped in this run (clusters of 1, 5 and 7 nodes)."]
       : [
-          "64 bidders over 1,000 auctions, bids sent to the auction's owner as in the headline, by cluster size (every node on this one machine).",
+          "64 bidders over 1,000 auctions, bids sent to the auction's owner as in the headline, by cluster size (every node on this one machine). One node is the baseline: durable (every batch fsynced), with nothing to replicate.",
           "",
           "| nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | node I/O calls per bid | node switches per bid | generator CPU | answers by status |",
           "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-          ...[headline, ...figures.scale].map(spreadLine),
+          ...[headline, ...figures.scale].sort((left, right) => left.nodes - right.nodes).map(spreadLine),
         ]),
     "",
     "Resident memory (RSS) per node, in MiB, on the main cluster, with the entries its log had applied by then (its state, and the log since its last snapshot, are in memory):",
@@ -489,6 +489,16 @@ function limitLines(
     "",
     `The nodes made ${headline.writesPerBid.toFixed(3)} durable writes per acknowledged bid (a batch's transaction and its fsync, on each of the ${headline.nodes} nodes: a node's write held ${(headline.nodes / Math.max(headline.writesPerBid, 1e-9)).toFixed(1)} bids on average), and a write took ${ms(headline.writeMs)} ms on average from the start of its transaction to the end of its fsync (\`gavel_sqlite_write_seconds\`), where a bare 4 KiB write and fdatasync takes ${costs.fsyncMs.toFixed(2)} ms on this machine: the rest is the transaction and waiting, for libuv's thread pool to run the fsync on the shared cores and for its completion to reach the event loop. A node delivers nothing new to its core while its batch waits, so this wait is part of every hop of a bid.`,
   ];
+  const single = figures.scale.find((figure) => figure.nodes === 1);
+  if (single !== undefined && single.bidsPerSecond > 0) {
+    const singleMsPerBid = (single.nodeCores * 1000) / single.bidsPerSecond;
+    lines.push(
+      "",
+      `One node alone (the Scale table: durable, every batch fsynced, nothing to replicate) took ${format(single.bidsPerSecond)} bids/s from the same load at ${singleMsPerBid.toFixed(3)} ms of CPU per bid, with ${single.nodeSwitchesPerBid.toFixed(1)} context switches and ${single.batchesPerBid.toFixed(3)} batches per bid; ` +
+        `the ${headline.nodes} nodes spent ${(nodeMsPerBid / singleMsPerBid).toFixed(1)} times its CPU per bid, with ${headline.nodeSwitchesPerBid.toFixed(1)} switches and ${headline.batchesPerBid.toFixed(3)} batches per bid. ` +
+        `The work of a bid's steps does not grow that much with replication (every node applies every entry, but applying one costs microseconds: \`node dist/bench/apply.js\`); what grows is the hops: each peer message and each fsync's completion wakes a process that shares the cores with three others, and each batch on a node holds fewer bids, so the fixed costs of waking, reading, writing and syncing are shared among fewer.`,
+    );
+  }
   const grown = grownStateLine(headline, figures);
   if (grown !== null) lines.push("", grown);
   const profile = figures.profile;
