@@ -160,6 +160,8 @@ export class ClusterNode {
   private progress = new Map<NodeId, Progress>();
   /** Read-index rounds: confirmed once a majority echoes a round at least this high. */
   private readSeq = 0;
+  /** This follower's last successful answer to an append (see mayLeaveUnanswered); null after a refusal. */
+  private lastAppendAnswer: { term: Term; matchIndex: LogIndex; readSeq: number; atMs: number } | null = null;
   private pendingReads: { seq: number; index: LogIndex; ready: (index: LogIndex | null) => void }[] = [];
   private readRoundDue = false;
   private readonly batching: boolean;
@@ -1154,8 +1156,12 @@ export class ClusterNode {
     assert(this.role !== "leader", "one leader per term");
     this.acceptLeader(message.from, message.clusterId!);
     if (message.clockDeviationMs !== null) this.noteDeviation(message.clockDeviationMs);
-    const reply = (success: boolean, matchIndex: LogIndex, hintIndex: LogIndex) =>
+    const reply = (success: boolean, matchIndex: LogIndex, hintIndex: LogIndex) => {
+      this.lastAppendAnswer = success
+        ? { term: this.hard.term, matchIndex, readSeq: message.readSeq, atMs: this.nowMs }
+        : null;
       this.send(message.from, this.appendReply(success, matchIndex, message.prevIndex, hintIndex, message));
+    };
     let { prevIndex, prevTerm } = message;
     let entries = message.entries;
     if (prevIndex < this.log.compactedIndex) {
@@ -1176,7 +1182,32 @@ export class ClusterNode {
       this.commitIndex = commit;
       this.applyCommitted();
     }
+    if (message.entries.length === 0 && this.mayLeaveUnanswered(matchIndex, message.readSeq)) return;
     reply(true, matchIndex, 0);
+  }
+
+  /**
+   * An empty append that succeeds at or below the match index this follower last reported to this
+   * leader (in this term the leader only appends, so that report stays true), with no newer read
+   * round, is a commit notice or a heartbeat whose answer would tell the leader nothing new. It is
+   * left unanswered while the last answer is younger than half a heartbeat interval. The leader
+   * still hears from the follower at least every one and a half intervals and a tick (its
+   * caught-up check allows three intervals; check-quorum an election timeout, and the window
+   * shrinks so that this stays within it whatever the configuration), and a read round is always
+   * echoed at once. A leader probing with an empty append that goes unanswered probes again a
+   * heartbeat interval later.
+   */
+  private mayLeaveUnanswered(matchIndex: LogIndex, readSeq: number): boolean {
+    const last = this.lastAppendAnswer;
+    const { heartbeatIntervalMs, electionTimeoutMs } = this.config;
+    const windowMs = Math.min(heartbeatIntervalMs / 2, electionTimeoutMs - 2 * heartbeatIntervalMs);
+    return (
+      last !== null &&
+      last.term === this.hard.term &&
+      matchIndex <= last.matchIndex &&
+      readSeq <= last.readSeq &&
+      this.nowMs - last.atMs < windowMs
+    );
   }
 
   private acceptLeader(leaderId: NodeId, clusterId: string): void {

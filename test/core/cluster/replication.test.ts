@@ -226,3 +226,31 @@ test("read index: a leader answers a read once a majority confirmed it still lea
   assert.ok(response?.result.ok && response.result.kind === "read");
   assert.equal(response.result.index, leader.status().commitIndex);
 });
+
+test("a follower leaves an empty append that tells the leader nothing new unanswered, for half a heartbeat interval", () => {
+  const node = member({ id: 1, term: 2 });
+  const from3 = (body: ReturnType<typeof append>) =>
+    sentOfType(node.step({ type: "message", message: message(3, 1, 2, body) }), "append-reply");
+  const [first] = from3(append(1, 1, [noopEntry(2, 2)], 1));
+  assert.deepEqual([first?.success, first?.matchIndex], [true, 2]);
+  // The notice of the new commit index, and a heartbeat below what it reported: no answer, but learned.
+  assert.deepEqual(from3(append(2, 2, [], 2)), []);
+  assert.equal(node.status().commitIndex, 2);
+  assert.deepEqual(from3(append(1, 1, [], 2)), []);
+  // A new read round is echoed at once, and so is a new match.
+  const [read] = from3({ ...append(2, 2, [], 2), readSeq: 1 });
+  assert.deepEqual([read?.success, read?.readSeq], [true, 1]);
+  const [grown] = from3({ ...append(2, 2, [noopEntry(3, 2)], 2), readSeq: 1 });
+  assert.equal(grown?.matchIndex, 3);
+  // Half an interval after the last answer the leader hears from it again.
+  node.step({ type: "tick", nowMs: 49 });
+  assert.deepEqual(from3({ ...append(3, 2, [], 3), readSeq: 1 }), []);
+  node.step({ type: "tick", nowMs: 50 });
+  const [beat] = from3({ ...append(3, 2, [], 3), readSeq: 1 });
+  assert.deepEqual([beat?.success, beat?.matchIndex], [true, 3]);
+  // After a refusal every append is answered until one succeeds.
+  const [refused] = from3(append(9, 2, [], 3));
+  assert.equal(refused?.success, false);
+  const [again] = from3({ ...append(3, 2, [], 3), readSeq: 1 });
+  assert.equal(again?.success, true);
+});
