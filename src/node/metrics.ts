@@ -1,6 +1,7 @@
 // Prometheus metrics of one node (prom-client, a registry of its own so several nodes can live in
 // one process in tests). Gauges are read from the node's status when scraped; counters are fed
-// from the events, applied entries and answers that pass through the node.
+// from the events, applied entries and answers that pass through the node, or, for batches and
+// peer messages, caught up at each scrape from counts the driver keeps (cumulativeCounter).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { NodeStatus } from "../core/cluster/node.js";
 import type { ApplyResult } from "../core/cluster/state.js";
