@@ -4,13 +4,18 @@
 // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  agreedView,
+  freeTcpPort,
+  freeUdpPort,
+  waitFor as waitForCondition,
+} from "../src/dev/local-cluster.js";
+import type { ClusterView } from "../src/dev/local-cluster.js";
 
 const main = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
@@ -36,44 +41,13 @@ for (const [signal, code] of [
   });
 }
 
-export async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
 /** Polls `condition` every 20 ms until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   timeoutMs: number,
   condition: () => Promise<T | undefined | false> | T | undefined | false,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await condition();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  return waitForCondition(what, timeoutMs, condition, { pollMs: 20 });
 }
 
 export interface Response {
@@ -121,12 +95,6 @@ export function request(
     req.on("error", reject);
     req.end(payload);
   });
-}
-
-export interface ClusterView {
-  term: number;
-  leader: number | null;
-  nodes: { id: number; role: string; status: string; http: string; auctions: number }[];
 }
 
 export class BenchNode {
@@ -342,12 +310,11 @@ export class BenchCluster {
     return waitFor(`node ${leader} to lead`, timeoutMs, async () => {
       const running = this.running();
       const views = await Promise.all(running.map((node) => node.view()));
-      const ids = running.map((node) => node.id);
-      const agreed = views.every((view) => view.leader === leader);
-      const complete = views.every((view) =>
-        ids.every((id) => view.nodes.some((item) => item.id === id && item.role !== "learner")),
+      return agreedView(
+        views,
+        running.map((node) => node.id),
+        leader,
       );
-      return agreed && complete ? views[0] : undefined;
     });
   }
 

@@ -5,12 +5,11 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freeTcpPort, freeUdpPort } from "../dev/local-cluster.js";
 
 const main = fileURLToPath(new URL("./main.js", import.meta.url));
 
@@ -36,21 +35,6 @@ export function demoCommand(): Command {
     });
 }
 
-async function freePort(kind: "tcp" | "udp"): Promise<number> {
-  if (kind === "udp") {
-    const socket = createSocket("udp4");
-    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
-    const port = socket.address().port;
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    return port;
-  }
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === "object" && address !== null ? address.port : 0;
-}
-
 /** Copies a child's output to ours, each line prefixed with `prefix`. */
 function prefixed(stream: NodeJS.ReadableStream, prefix: string, out: NodeJS.WritableStream): void {
   let rest = "";
@@ -65,11 +49,11 @@ async function runDemo(flags: DemoFlags): Promise<void> {
   const root = mkdtempSync(path.join(tmpdir(), "gavel-demo-"));
   const key = randomBytes(24).toString("base64url");
   const cluster = `demo-${randomBytes(3).toString("hex")}`;
-  const discoveryPort = await freePort("udp");
+  const discoveryPort = await freeUdpPort();
   const children: ChildProcess[] = [];
   const urls: string[] = [];
   for (let id = 1; id <= flags.nodes; id++) {
-    const [port, httpPort] = [await freePort("tcp"), await freePort("tcp")];
+    const [port, httpPort] = [await freeTcpPort(), await freeTcpPort()];
     const args = [main, "node", "--id", String(id), "--port", String(port), "--http-port", String(httpPort)];
     args.push(
       "--discovery-port",

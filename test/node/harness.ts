@@ -3,56 +3,16 @@
 // every wait is for a condition with a deadline, never a fixed sleep.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { agreedView, freeTcpPort, freeUdpPort, waitFor } from "../../src/dev/local-cluster.js";
+import type { ClusterView } from "../../src/dev/local-cluster.js";
 
 const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
-/** A free TCP port on 127.0.0.1 (closed again, so a node can bind it). */
-export async function freeTcpPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-/** A free UDP port on 127.0.0.1, for a cluster's discovery. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp4");
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
-/** Polls `condition` every 50 ms until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  condition: () => Promise<T | undefined | false> | T | undefined | false,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await condition();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { freeTcpPort, freeUdpPort, waitFor };
 
 export interface HttpResponse {
   status: number;
@@ -169,12 +129,6 @@ export class TestNode {
   }
 }
 
-export interface ClusterView {
-  term: number;
-  leader: number | null;
-  nodes: { id: number; role: string; status: string; http: string; auctions: number }[];
-}
-
 export class TestCluster {
   readonly nodes = new Map<number, TestNode>();
   readonly root: string;
@@ -227,13 +181,13 @@ export class TestCluster {
   /** Waits until every running node reports `leader` as leader and lists all running nodes as alive workers or leader. */
   async waitForLeader(leader: number, timeoutMs: number): Promise<ClusterView> {
     return waitFor(`node ${leader} to lead`, timeoutMs, async () => {
-      const views = await Promise.all(this.running().map((node) => node.cluster_()));
-      const ids = this.running().map((node) => node.id);
-      const agreed = views.every((view) => view.leader === leader);
-      const complete = views.every((view) =>
-        ids.every((id) => view.nodes.some((item) => item.id === id && item.role !== "learner")),
+      const running = this.running();
+      const views = await Promise.all(running.map((node) => node.cluster_()));
+      return agreedView(
+        views,
+        running.map((node) => node.id),
+        leader,
       );
-      return agreed && complete ? views[0] : undefined;
     });
   }
 
