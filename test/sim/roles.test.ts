@@ -170,6 +170,52 @@ test("a worker dies: its auctions move to another worker and keep taking bids; n
   assert.deepEqual(checker.violations, []);
 });
 
+test("a bid forwarded to a worker that just died is answered by the new owner once its auction moves", () => {
+  const { sim, checker, ask } = harness([1, 2, 3]);
+  assert.ok(accepted(ask(3, create("lamp"))));
+  const owner = ownerOf(sim, 3, "lamp")!;
+  const other = owner === 1 ? 2 : 1;
+  sim.crash(owner);
+  const sentAt = sim.nowMs;
+  // Node 3 forwards it to the dead owner; no answer comes from there, and the request does not wait
+  // for its timeout: the reassignment routes it again.
+  const result = ask(3, bid("lamp", "ann", "l1", 200));
+  const elapsedMs = sim.nowMs - sentAt;
+  assert.ok(accepted(result), `accepted: ${JSON.stringify(result)}`);
+  assert.ok(elapsedMs < defaultConfig().requestTimeoutMs, `answered after ${elapsedMs} ms`);
+  assert.equal(ownerOf(sim, 3, "lamp"), other);
+  assert.deepEqual(checker.violations, []);
+});
+
+test("a bid routed again after its auction moved is applied once, though the old owner had it too", () => {
+  const { sim, checker, ask } = harness([1, 2, 3]);
+  assert.ok(accepted(ask(3, create("rug"))));
+  const owner = ownerOf(sim, 3, "rug")!;
+  const other = owner === 1 ? 2 : 1;
+  // The owner still hears the leader (and takes the forwarded bid) but the leader no longer hears
+  // it: its proposal is lost, and after reassignAfterMs the auction moves to the other worker.
+  sim.blockLink(owner, 3);
+  let fenced = 0;
+  sim.observe({
+    applied: (nodeId, entry, applied) => {
+      if (nodeId === 3 && entry.data.kind === "auction" && entry.data.owner === owner)
+        fenced += applied.kind === "fenced" ? 1 : 0;
+    },
+  });
+  const result = ask(3, bid("rug", "bo", "r1", 200));
+  assert.ok(accepted(result), `accepted: ${JSON.stringify(result)}`);
+  assert.equal(ownerOf(sim, 3, "rug"), other);
+  // Healed, the old owner proposes the bid again under its old epoch: fenced, and sent on to the new
+  // owner, which finds it a repeat.
+  sim.unblockLink(owner, 3);
+  sim.runFor(5000);
+  assert.ok(fenced >= 1, "the old owner's proposal of the bid was fenced");
+  const rug = sim.node(3).driver!.node.applied.book.get("rug")!;
+  assert.equal(rug.bids.length, 1, "applied once");
+  assert.ok(acceptedBid(rug.accepted, "bo", "r1") !== undefined);
+  assert.deepEqual(checker.violations, []);
+});
+
 test("the leader dies with bids in flight: they are proposed again and applied once", () => {
   const { sim, checker, ask } = harness([1, 2, 3]);
   assert.ok(accepted(ask(1, create("clock"))));

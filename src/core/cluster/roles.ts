@@ -82,6 +82,13 @@ interface Lane {
 interface Pending {
   request: ClientRequest;
   deadlineMs: number;
+  /**
+   * The request id its current route carries: the client's, or, once routed again after its
+   * auction moved (rerouteForwarded), a new one, so that answers to an earlier route are ignored.
+   */
+  routeId: string;
+  /** An auction command forwarded to the auction's owner and not answered: to whom, under which epoch. */
+  forwarded: { to: NodeId; epoch: number } | null;
 }
 
 const hopsMax = 4;
@@ -121,6 +128,11 @@ class OverlayMap<K, V> extends Map<K, V> {
 export class Roles {
   // Insertion order is deadline order: requests are added with now + a constant timeout.
   private readonly pending = new Map<string, Pending>();
+  /** The client's request id of each route id that is not one itself (see Pending.routeId). */
+  private readonly routeOf = new Map<string, string>();
+  /** Local clients' auction commands forwarded to an owner and not answered yet, by auction. */
+  private readonly forwardedByAuction = new Map<string, Set<string>>();
+  private rerouteCounter = 0;
   /**
    * Answers held back until this node has applied up to their index: reads confirmed by the leader,
    * and writes applied elsewhere (so a client reads its own writes on the node it asked).
@@ -168,7 +180,7 @@ export class Roles {
       );
     }
     const deadlineMs = this.raft.nowMs() + this.raft.config.requestTimeoutMs;
-    this.pending.set(requestId, { request, deadlineMs });
+    this.pending.set(requestId, { request, deadlineMs, routeId: requestId, forwarded: null });
     this.route({ origin: this.raft.id, requestId, request, hops: 0, minIndex: 0 });
   }
 
@@ -212,7 +224,63 @@ export class Roles {
       });
       return this.answer(waiter, { ok: true, kind: "decided", outcome });
     }
+    if (waiter.origin === this.raft.id) this.noteForwarded(waiter.requestId, command.auctionId, assignment);
     this.forward(waiter, assignment.owner, `the owner of ${command.auctionId} is not reachable`);
+  }
+
+  /** Remembers where a local client's auction command went, to route it again if the auction moves. */
+  private noteForwarded(
+    routeId: string,
+    auctionId: string,
+    assignment: { owner: NodeId; epoch: number },
+  ): void {
+    const requestId = this.routeOf.get(routeId) ?? routeId;
+    const pending = this.pending.get(requestId);
+    if (pending === undefined || pending.routeId !== routeId) return;
+    pending.forwarded = { to: assignment.owner, epoch: assignment.epoch };
+    let forwarded = this.forwardedByAuction.get(auctionId);
+    if (forwarded === undefined) this.forwardedByAuction.set(auctionId, (forwarded = new Set()));
+    forwarded.add(requestId);
+  }
+
+  private unforward(requestId: string, pending: Pending): void {
+    if (pending.forwarded === null || pending.request.kind !== "auction") return;
+    pending.forwarded = null;
+    const auctionId = pending.request.command.auctionId;
+    const forwarded = this.forwardedByAuction.get(auctionId);
+    forwarded?.delete(requestId);
+    if (forwarded?.size === 0) this.forwardedByAuction.delete(auctionId);
+  }
+
+  /**
+   * The auction moved to another owner (its epoch grew): the local clients' commands forwarded to
+   * the owner before, and not answered, are routed again, to the new one. A dead owner would never
+   * answer them, and the client would wait for its timeout. Each goes under a new route id, and an
+   * answer to the old route is ignored: the old owner, were it alive, can only have had the command
+   * committed before the reassignment (the new owner then finds it a repeat of an accepted bid) or
+   * not at all (fenced), so the answer of the new route is the one that agrees with the log.
+   */
+  private rerouteForwarded(auctionId: string): void {
+    const forwarded = this.forwardedByAuction.get(auctionId);
+    const assignment = this.raft.state().assignments.get(auctionId);
+    if (forwarded === undefined || assignment === undefined) return;
+    for (const requestId of [...forwarded]) {
+      const pending = this.pending.get(requestId)!;
+      const before = pending.forwarded!;
+      if (assignment.epoch <= before.epoch || assignment.owner === before.to) continue;
+      this.unforward(requestId, pending);
+      this.routeOf.delete(pending.routeId);
+      pending.routeId = `${requestId}~${++this.rerouteCounter}`;
+      this.routeOf.set(pending.routeId, requestId);
+      const minIndex = this.raft.state().appliedIndex;
+      this.route({
+        origin: this.raft.id,
+        requestId: pending.routeId,
+        request: pending.request,
+        hops: 0,
+        minIndex,
+      });
+    }
   }
 
   private forward(waiter: Waiter, to: NodeId | null, unreachable: string): void {
@@ -238,15 +306,27 @@ export class Roles {
     this.settle(waiter.requestId, result);
   }
 
+  /** The answer of a local client's request's route: ignored unless that route is its current one. */
+  private settle(routeId: string, result: ClientResult): void {
+    const requestId = this.routeOf.get(routeId) ?? routeId;
+    const pending = this.pending.get(requestId);
+    // Answered already, timed out, or routed again since (rerouteForwarded).
+    if (pending === undefined || pending.routeId !== routeId) return;
+    this.unforward(requestId, pending);
+    this.respondOnceApplied(requestId, result);
+  }
+
   /** Answers a local client once this node has applied what the answer rests on. */
-  private settle(requestId: string, result: ClientResult): void {
-    if (!this.pending.has(requestId)) return; // answered already, or timed out
+  private respondOnceApplied(requestId: string, result: ClientResult): void {
+    const pending = this.pending.get(requestId);
+    if (pending === undefined) return; // timed out
     const index = result.ok && (result.kind === "applied" || result.kind === "read") ? result.index : 0;
     if (index > this.raft.state().appliedIndex) {
       this.waitingApply.set(requestId, { index, result });
       return;
     }
     this.pending.delete(requestId);
+    this.routeOf.delete(pending.routeId);
     this.raft.respond(requestId, result);
   }
 
@@ -649,6 +729,7 @@ export class Roles {
     }
     const data = entry.data;
     if (data.kind === "assign") this.assigning.delete(data.auctionId);
+    if (data.kind === "assign") this.rerouteForwarded(data.auctionId);
     if (data.kind === "assign" && data.owner !== this.raft.id) {
       const lane = this.lanes.get(data.auctionId);
       if (lane !== undefined && lane.inflight.length === 0) this.rerouteLane(data.auctionId, lane);
@@ -727,7 +808,7 @@ export class Roles {
     for (const [requestId, waiting] of this.waitingApply) {
       if (waiting.index > applied) continue;
       this.waitingApply.delete(requestId);
-      this.settle(requestId, waiting.result);
+      this.respondOnceApplied(requestId, waiting.result);
     }
   }
 
@@ -735,6 +816,8 @@ export class Roles {
     for (const [requestId, pending] of this.pending) {
       if (nowMs < pending.deadlineMs) break;
       this.pending.delete(requestId);
+      this.routeOf.delete(pending.routeId);
+      this.unforward(requestId, pending);
       this.waitingApply.delete(requestId);
       const write = pending.request.kind !== "read";
       const result = write
