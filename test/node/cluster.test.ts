@@ -108,11 +108,20 @@ test("kill -9 of a worker: its auctions move to another worker, keep taking bids
   assert.equal((await bid(cluster.node(other), buyer, auctionId, 1100, "w1")).status, 201);
   await cluster.node(owner).kill("SIGKILL");
   const killed = Date.now();
+  // Sent now, this bid goes to the dead owner; once the auction moves it is routed again to the new
+  // owner and acknowledged, rather than left to its 5 s deadline (504 outcome-unknown).
+  const inFlight = bid(cluster.node(3), buyer, auctionId, 1200, "w-in-flight").then((response) => ({
+    response,
+    answeredMs: Date.now() - killed,
+  }));
   await waitFor("the auction to move to another worker", 15_000, async () => {
     const view = await http(`${cluster.node(3).url}/api/auctions/${auctionId}`);
     return view.body["owner"] === other;
   });
   t.diagnostic(`reassigned ${Date.now() - killed} ms after the kill`);
+  const { response: first, answeredMs } = await inFlight;
+  t.diagnostic(`the bid sent at the kill answered ${answeredMs} ms after it`);
+  assert.equal(first.status, 201, JSON.stringify(first.body));
   const moved = await bidUntilDefinite(() => cluster.running(), buyer, auctionId, 1300, "w2");
   assert.equal(moved.status, 201);
   const closed = await waitFor("the auction to close", 30_000, async () => {
