@@ -8,7 +8,7 @@ import type { NodeStatus } from "../core/cluster/node.js";
 import type { ApplyResult, ClusterState } from "../core/cluster/state.js";
 import type { ClientRequest, ClientResult, LogEntry, NodeEvent, NodeId } from "../core/cluster/types.js";
 import type { Logger } from "../node/logger.js";
-import { clusterProblem, problem, problemBody } from "./problems.js";
+import { clusterProblem, problem, problemBody, retryAdvice } from "./problems.js";
 import type { Problem } from "./problems.js";
 import { hashToken } from "./secrets.js";
 
@@ -86,7 +86,7 @@ export class ApiContext {
     const result = await this.node().request(request);
     if (!result.ok) {
       if (result.reason === "invalid") fail(400, "invalid-request", result.detail);
-      throw new ProblemError(clusterProblem(result.reason, result.detail));
+      throw new ProblemError(clusterProblem(result.reason, result.detail, retryAdvice(request)));
     }
     return result;
   }
@@ -106,7 +106,9 @@ export class ApiContext {
     const applied = result.result;
     if (applied.kind === "auction") return applied.outcome;
     if (applied.kind === "fenced") {
-      throw new ProblemError(clusterProblem("outcome-unknown", "the auction moved to another worker"));
+      throw new ProblemError(
+        clusterProblem("outcome-unknown", "the auction moved to another worker", retryAdvice(request)),
+      );
     }
     fail(500, "internal", `unexpected result ${applied.kind}`);
   }

@@ -2,7 +2,7 @@
 // human `detail`. Engine rejection reasons and cluster failures map to HTTP statuses here, in one
 // table, so that every endpoint answers the same way.
 import type { RejectionReason } from "../core/auction/types.js";
-import type { ClientFailure } from "../core/cluster/types.js";
+import type { ClientFailure, ClientRequest } from "../core/cluster/types.js";
 
 export interface Problem {
   status: number;
@@ -61,13 +61,20 @@ export function engineProblem(reason: RejectionReason, message: string): Problem
   return problem(status, reason, message, status === 503 ? 1 : undefined);
 }
 
-/** The cluster could not give a definite answer. */
-export function clusterProblem(reason: ClientFailure, detail: string): Problem {
+/**
+ * The cluster could not give a definite answer. `retry` says how to find out after an unknown
+ * outcome (only a bid carries an idempotency key; a creation or registration sent again is new).
+ */
+export function clusterProblem(
+  reason: ClientFailure,
+  detail: string,
+  retry = "look for its effect before sending it again",
+): Problem {
   switch (reason) {
     case "unavailable":
       return problem(503, "unavailable", detail, 1);
     case "outcome-unknown":
-      return problem(504, "outcome-unknown", `${detail}; retry with the same bidId`);
+      return problem(504, "outcome-unknown", `${detail}; ${retry}`);
     case "invalid":
       return problem(400, "invalid-request", detail);
   }
@@ -82,4 +89,11 @@ export function problemBody(problem: Problem): Record<string, unknown> {
     code: problem.code,
     detail: problem.detail,
   };
+}
+
+/** What a client should do after an unknown outcome of `request`. */
+export function retryAdvice(request: ClientRequest): string | undefined {
+  if (request.kind !== "auction") return undefined;
+  // A bid carries its bidId; a cancel or close repeated changes nothing more.
+  return request.command.type === "place-bid" ? "retry with the same bidId" : "retry it";
 }

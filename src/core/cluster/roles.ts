@@ -823,7 +823,7 @@ export class Roles {
       const result = write
         ? failure(
             "outcome-unknown",
-            "no answer in time; retry with the same idempotency key",
+            "no answer in time: it may or may not have taken effect",
             this.raft.leaderId(),
           )
         : failure("unavailable", "could not confirm a read in time", this.raft.leaderId());

@@ -223,7 +223,7 @@ export type ClientRequest =
 export type ClientFailure =
   /** No leader is known (an election is under way) or the cluster is overloaded: retry later. */
   | "unavailable"
-  /** The request may or may not have taken effect; retry with the same idempotency key. */
+  /** The request may or may not have taken effect (a bid is retried with the same bidId, its idempotency key). */
   | "outcome-unknown"
   | "invalid";
 
