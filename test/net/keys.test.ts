@@ -9,13 +9,11 @@ import { connect, createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { describe, test } from "node:test";
 import type { Beacon, Message } from "../../src/core/cluster/types.js";
-import { BindError, InvalidClusterKeyError } from "../../src/net/errors.js";
+import { InvalidClusterKeyError } from "../../src/net/errors.js";
 import { FrameDecoder } from "../../src/net/frame.js";
 import { TcpTransport } from "../../src/net/tcp-transport.js";
 import type { TcpTransportOptions } from "../../src/net/tcp-transport.js";
-import { UdpDiscovery } from "../../src/net/udp-discovery.js";
-import type { UdpDiscoveryOptions } from "../../src/net/udp-discovery.js";
-import { Inbox, numbered, recordingLogger, sampleBeacon, waitFor } from "./support.js";
+import { Inbox, numbered, recordingLogger, sampleBeacon, waitFor, withDiscovery } from "./support.js";
 
 const keyA = "cluster-key-a-3f9c2e71d0b84a65";
 const keyB = "cluster-key-b-8e41a7c3f2d95b10";
@@ -238,34 +236,6 @@ describe("live key rotation on the TCP transport", () => {
     });
   });
 });
-
-/** Runs `body` with a random discovery port, retrying on EADDRINUSE; closes everything. */
-async function withDiscovery(
-  body: (
-    start: (
-      options?: Partial<UdpDiscoveryOptions>,
-    ) => Promise<{ discovery: UdpDiscovery; inbox: Inbox<Beacon> }>,
-    port: number,
-  ) => Promise<void>,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 40_000);
-    const started: UdpDiscovery[] = [];
-    const start = async (options: Partial<UdpDiscoveryOptions> = {}) => {
-      const inbox = new Inbox<Beacon>();
-      const discovery = await UdpDiscovery.start({ discoveryPort: port, onBeacon: inbox.push, ...options });
-      started.push(discovery);
-      return { discovery, inbox };
-    };
-    try {
-      return await body(start, port);
-    } catch (error) {
-      if (!(error instanceof BindError && error.systemCode === "EADDRINUSE" && attempt < 10)) throw error;
-    } finally {
-      await Promise.all(started.map((discovery) => discovery.close()));
-    }
-  }
-}
 
 /** A socket that hears the discovery port's broadcasts, like any node on this host. */
 async function broadcastListener(port: number): Promise<{ socket: UdpSocket; datagrams: Buffer[] }> {

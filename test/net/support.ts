@@ -5,6 +5,9 @@ import { createServer } from "node:net";
 import { pino } from "pino";
 import type { Beacon, Message, MessageBody } from "../../src/core/cluster/types.js";
 import type { Logger } from "../../src/node/logger.js";
+import { BindError } from "../../src/net/errors.js";
+import { UdpDiscovery } from "../../src/net/udp-discovery.js";
+import type { UdpDiscoveryOptions } from "../../src/net/udp-discovery.js";
 
 export const clusterId = "11111111-2222-4333-8444-555555555555";
 
@@ -227,4 +230,35 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (typeof address !== "object" || address === null) throw new Error("no port");
   return address.port;
+}
+
+export interface StartedDiscovery {
+  discovery: UdpDiscovery;
+  inbox: Inbox<Beacon>;
+}
+
+/** Runs `body` with a random discovery port in 20000..59999, retrying on EADDRINUSE; closes everything. */
+export async function withDiscovery(
+  body: (
+    start: (options?: Partial<UdpDiscoveryOptions>) => Promise<StartedDiscovery>,
+    port: number,
+  ) => Promise<void>,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 40_000);
+    const started: UdpDiscovery[] = [];
+    const start = async (options: Partial<UdpDiscoveryOptions> = {}) => {
+      const inbox = new Inbox<Beacon>();
+      const discovery = await UdpDiscovery.start({ discoveryPort: port, onBeacon: inbox.push, ...options });
+      started.push(discovery);
+      return { discovery, inbox };
+    };
+    try {
+      return await body(start, port);
+    } catch (error) {
+      if (!(error instanceof BindError && error.systemCode === "EADDRINUSE" && attempt < 10)) throw error;
+    } finally {
+      await Promise.all(started.map((discovery) => discovery.close()));
+    }
+  }
 }

@@ -5,37 +5,10 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import type { Socket } from "node:dgram";
 import { describe, test } from "node:test";
-import type { Beacon } from "../../src/core/cluster/types.js";
 import { PROTOCOL_VERSION } from "../../src/net/envelope.js";
-import { BindError, WildcardAddressError } from "../../src/net/errors.js";
+import { WildcardAddressError } from "../../src/net/errors.js";
 import { UdpDiscovery } from "../../src/net/udp-discovery.js";
-import type { UdpDiscoveryOptions } from "../../src/net/udp-discovery.js";
-import { Inbox, recordingLogger, sampleBeacon, waitFor } from "./support.js";
-
-type Started = { discovery: UdpDiscovery; inbox: Inbox<Beacon> };
-
-/** Runs `body` with a random discovery port in 20000..59999, retrying on EADDRINUSE; closes everything. */
-async function withDiscovery(
-  body: (start: (options?: Partial<UdpDiscoveryOptions>) => Promise<Started>, port: number) => Promise<void>,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 40_000);
-    const started: UdpDiscovery[] = [];
-    const start = async (options: Partial<UdpDiscoveryOptions> = {}) => {
-      const inbox = new Inbox<Beacon>();
-      const discovery = await UdpDiscovery.start({ discoveryPort: port, onBeacon: inbox.push, ...options });
-      started.push(discovery);
-      return { discovery, inbox };
-    };
-    try {
-      return await body(start, port);
-    } catch (error) {
-      if (!(error instanceof BindError && error.systemCode === "EADDRINUSE" && attempt < 10)) throw error;
-    } finally {
-      await Promise.all(started.map((discovery) => discovery.close()));
-    }
-  }
-}
+import { recordingLogger, sampleBeacon, waitFor, withDiscovery } from "./support.js";
 
 async function rawSender(): Promise<Socket> {
   const socket = createSocket("udp4");

@@ -9,6 +9,7 @@ import type { Config } from "../../src/core/config.js";
 import type { ClientRequest, ClientResult, NodeId } from "../../src/core/cluster/types.js";
 import { SimCluster } from "../../src/sim/cluster.js";
 import { Checker } from "../../src/sim/checker.js";
+import { createCommand } from "../core/cluster/support.js";
 
 interface Harness {
   sim: SimCluster;
@@ -54,24 +55,7 @@ function harness(ids: NodeId[], seed = 11, overrides: Partial<Config> = {}): Har
 }
 
 function create(auctionId: string, closesAt = 10_000_000): ClientRequest {
-  return {
-    kind: "create",
-    command: {
-      type: "create-auction",
-      auctionId,
-      seller: "sam",
-      title: auctionId,
-      description: "",
-      currency: "EUR",
-      startingPrice: 100,
-      reservePrice: null,
-      buyNowPrice: null,
-      increment: { type: "fixed", amount: 10 },
-      opensAt: 0,
-      closesAt,
-      softClose: null,
-    },
-  };
+  return { kind: "create", command: createCommand(auctionId, { title: auctionId, closesAt }) };
 }
 
 function bid(auctionId: string, bidder: string, bidId: string, amount: number): ClientRequest {

@@ -8,6 +8,7 @@ import type { Config } from "../../src/core/config.js";
 import type { NodeEvent, NodeId } from "../../src/core/cluster/types.js";
 import { calmNetwork, SimCluster } from "../../src/sim/cluster.js";
 import { Checker } from "../../src/sim/checker.js";
+import { createCommand } from "../core/cluster/support.js";
 
 function cluster(
   overrides: Partial<Config> = {},
@@ -48,21 +49,7 @@ let requestCounter = 0;
 function createAuction(sim: SimCluster, at: NodeId, auctionId: string): void {
   sim.request(at, `req-${requestCounter++}`, {
     kind: "create",
-    command: {
-      type: "create-auction",
-      auctionId,
-      seller: "sam",
-      title: auctionId,
-      description: "",
-      currency: "EUR",
-      startingPrice: 100,
-      reservePrice: null,
-      buyNowPrice: null,
-      increment: { type: "fixed", amount: 10 },
-      opensAt: 0,
-      closesAt: 10_000_000,
-      softClose: null,
-    },
+    command: createCommand(auctionId, { title: auctionId, closesAt: 10_000_000 }),
   });
 }
 

@@ -182,7 +182,10 @@ export function createRequest(auctionId: string): Input {
   };
 }
 
-export function createCommand(auctionId: string): CreateAuctionBody {
+export function createCommand(
+  auctionId: string,
+  overrides: Partial<CreateAuctionBody> = {},
+): CreateAuctionBody {
   return {
     type: "create-auction",
     auctionId,
@@ -197,6 +200,7 @@ export function createCommand(auctionId: string): CreateAuctionBody {
     opensAt: 0,
     closesAt: 1_000_000,
     softClose: null,
+    ...overrides,
   };
 }
 
