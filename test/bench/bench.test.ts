@@ -105,17 +105,21 @@ test(
   },
 );
 
+/** Runs one of the in-process benches (dist/bench/<name>.js) to its end. */
+function runBench(name: string, args: string[]) {
+  const script = fileURLToPath(new URL(`../../bench/${name}.js`, import.meta.url));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 test("the in-process benches print their usage on --help and refuse a bad count in one line", async () => {
-  const apply = fileURLToPath(new URL("../../bench/apply.js", import.meta.url));
-  const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [apply, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once("exit", (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = (args: string[]) => runBench("apply", args);
   const help = await run(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^usage: node dist\/bench\/apply\.js \[bids\]\n$/);
@@ -126,4 +130,19 @@ test("the in-process benches print their usage on --help and refuse a bad count 
     assert.doesNotMatch(refused.stderr, /\n\s+at |Error:/, "no stack trace");
     assert.match(refused.stderr, /^(bids must be|expected at most)[^\n]*\nusage: /);
   }
+});
+
+test("the restart bench writes a log, reads it back whole as a restart does, and prints its figures", async () => {
+  const { code, stdout, stderr } = await runBench("restart", ["2500"]);
+  assert.equal(code, 0, stderr);
+  const figures = Object.fromEntries(
+    stdout
+      .trim()
+      .split(" ")
+      .map((pair) => pair.split("=") as [string, string]),
+  );
+  assert.equal(figures["entries"], "2500");
+  for (const name of ["load_ms", "load_us_per_entry", "heap_mb", "heap_bytes_per_entry"])
+    assert.ok(Number.isFinite(Number(figures[name])) && Number(figures[name]) >= 0, `${name}: ${stdout}`);
+  assert.ok(Number(figures["heap_bytes_per_entry"]) > 0, "the entries are held in memory");
 });
