@@ -5,11 +5,10 @@
 // BENCHMARKS.md.
 //
 //   node dist/bench/apply.js [bids]    (after npm run build; default 300,000 bids over 1,000 auctions)
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { ClusterState } from "../src/core/cluster/state.js";
 import type { CreateAuctionBody, LogEntry } from "../src/core/cluster/types.js";
 import { countArgs } from "./args.js";
+import { heapUsed } from "./heap.js";
 import { createCommand } from "./engine.js";
 
 const auctions = 1000;
@@ -31,14 +30,6 @@ for (let auction = 0; auction < auctions; auction++) {
   };
   state.apply({ index: ++index, term: 1, timestampMs: 1, data });
 }
-// The heap after full collections, to weigh what the state and the log entries hold.
-setFlagsFromString("--expose-gc");
-const collect = runInNewContext("gc") as () => void;
-const heapUsed = () => {
-  collect();
-  collect();
-  return process.memoryUsage().heapUsed;
-};
 const before = heapUsed();
 // The bench's spread load: 64 bidders, each bid one above its auction's price. Each entry goes
 // through JSON, as entries reach a node from the wire or its disk.

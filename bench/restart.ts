@@ -8,22 +8,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import type { LogEntry } from "../src/core/cluster/types.js";
 import { openDataDir } from "../src/disk/sqlite-storage.js";
 import { countArgs } from "./args.js";
+import { heapUsed } from "./heap.js";
 
 const [count] = countArgs("node dist/bench/restart.js [entries]", ["entries"], [300_000]) as [number];
 const batchEntries = 1000;
-
-setFlagsFromString("--expose-gc");
-const collect = runInNewContext("gc") as () => void;
-const heapUsed = () => {
-  collect();
-  collect();
-  return process.memoryUsage().heapUsed;
-};
 
 /** A bid entry as the spread load makes them: 64 bidders over 1,000 auctions. */
 function bidEntry(index: number): LogEntry {
