@@ -154,22 +154,24 @@ test("a worker dies: its auctions move to another worker and keep taking bids; n
   assert.deepEqual(checker.violations, []);
 });
 
-test("a bid forwarded to a worker that just died is answered by the new owner once its auction moves", () => {
-  const { sim, checker, ask } = harness([1, 2, 3]);
-  assert.ok(accepted(ask(3, create("lamp"))));
-  const owner = ownerOf(sim, 3, "lamp")!;
-  const other = owner === 1 ? 2 : 1;
-  sim.crash(owner);
-  const sentAt = sim.nowMs;
-  // Node 3 forwards it to the dead owner; no answer comes from there, and the request does not wait
-  // for its timeout: the reassignment routes it again.
-  const result = ask(3, bid("lamp", "ann", "l1", 200));
-  const elapsedMs = sim.nowMs - sentAt;
-  assert.ok(accepted(result), `accepted: ${JSON.stringify(result)}`);
-  assert.ok(elapsedMs < defaultConfig().requestTimeoutMs, `answered after ${elapsedMs} ms`);
-  assert.equal(ownerOf(sim, 3, "lamp"), other);
-  assert.deepEqual(checker.violations, []);
-});
+for (const via of ["the leader", "the worker that gets the auction"] as const) {
+  test(`a bid forwarded to a worker that just died is answered by the new owner once its auction moves (sent to ${via})`, () => {
+    const { sim, checker, ask } = harness([1, 2, 3]);
+    assert.ok(accepted(ask(3, create("lamp"))));
+    const owner = ownerOf(sim, 3, "lamp")!;
+    const other = owner === 1 ? 2 : 1;
+    sim.crash(owner);
+    const sentAt = sim.nowMs;
+    // Forwarded to the dead owner, no answer comes from there, and the request does not wait for its
+    // timeout: the reassignment routes it again (to a node of its own, or to itself, the new owner).
+    const result = ask(via === "the leader" ? 3 : other, bid("lamp", "ann", "l1", 200));
+    const elapsedMs = sim.nowMs - sentAt;
+    assert.ok(accepted(result), `accepted: ${JSON.stringify(result)}`);
+    assert.ok(elapsedMs < defaultConfig().requestTimeoutMs, `answered after ${elapsedMs} ms`);
+    assert.equal(ownerOf(sim, 3, "lamp"), other);
+    assert.deepEqual(checker.violations, []);
+  });
+}
 
 test("a bid routed again after its auction moved is applied once, though the old owner had it too", () => {
   const { sim, checker, ask } = harness([1, 2, 3]);

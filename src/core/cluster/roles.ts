@@ -87,7 +87,10 @@ interface Pending {
    * auction moved (rerouteForwarded), a new one, so that answers to an earlier route are ignored.
    */
   routeId: string;
-  /** An auction command forwarded to the auction's owner and not answered: to whom, under which epoch. */
+  /**
+   * A local client's auction command forwarded and not answered: to whom (the owner, or the leader
+   * while this node did not know the auction), under which assignment epoch (0: none known).
+   */
   forwarded: { to: NodeId; epoch: number } | null;
 }
 
@@ -130,7 +133,7 @@ export class Roles {
   private readonly pending = new Map<string, Pending>();
   /** The client's request id of each route id that is not one itself (see Pending.routeId). */
   private readonly routeOf = new Map<string, string>();
-  /** Local clients' auction commands forwarded to an owner and not answered yet, by auction. */
+  /** Local clients' auction commands forwarded and not answered yet, by auction. */
   private readonly forwardedByAuction = new Map<string, Set<string>>();
   private rerouteCounter = 0;
   /**
@@ -212,7 +215,11 @@ export class Roles {
         this.awaitingLeaderView.push({ waiter, untilMs });
         return;
       }
-      return this.forward(waiter, this.raft.leaderId(), "no leader is known; an election is under way");
+      // The leader sends it on to the owner; should the auction move meanwhile, it comes here again.
+      const leaderId = this.raft.leaderId();
+      if (waiter.origin === this.raft.id && leaderId !== null)
+        this.noteForwarded(waiter.requestId, command.auctionId, { owner: leaderId, epoch: 0 });
+      return this.forward(waiter, leaderId, "no leader is known; an election is under way");
     }
     if (assignment.owner === this.raft.id) return this.enqueue(waiter);
     // An ended auction stays ended: any node can answer from its committed state.
@@ -228,7 +235,10 @@ export class Roles {
     this.forward(waiter, assignment.owner, `the owner of ${command.auctionId} is not reachable`);
   }
 
-  /** Remembers where a local client's auction command went, to route it again if the auction moves. */
+  /**
+   * Remembers where a local client's auction command went (its owner, or the leader while this node
+   * does not know the auction yet: epoch 0), to route it again if the auction moves.
+   */
   private noteForwarded(
     routeId: string,
     auctionId: string,
@@ -253,9 +263,10 @@ export class Roles {
   }
 
   /**
-   * The auction moved to another owner (its epoch grew): the local clients' commands forwarded to
-   * the owner before, and not answered, are routed again, to the new one. A dead owner would never
-   * answer them, and the client would wait for its timeout. Each goes under a new route id, and an
+   * The auction moved to another owner (its epoch grew): the local clients' commands forwarded
+   * before (to the old owner, or to the leader, which sent them on) and not answered are routed
+   * again, to the new one. A dead owner would never answer them, and the client would wait for its
+   * timeout. Each goes under a new route id, and an
    * answer to the old route is ignored: the old owner, were it alive, can only have had the command
    * committed before the reassignment (the new owner then finds it a repeat of an accepted bid) or
    * not at all (fenced), so the answer of the new route is the one that agrees with the log.
