@@ -46,6 +46,11 @@ test(
         stdout,
       );
     assert.ok(writes && Number(writes[1]) > 0 && Number(writes[2]) > 0, "no durable writes measured");
+    // What users would otherwise run, quoted and labelled as such, with this run's ratio to it.
+    assert.match(
+      stdout,
+      /For scale, figures quoted from the issue .* not measured by this bench .* is [\d.]+ times that etcd figure/,
+    );
     assert.match(stdout, /## Failover/);
     assert.match(stdout, /A fresh node joined a cluster whose log held [\d,]+ entries/);
     assert.match(stdout, /Updates missed \(not arrived within 10 s\): 0\./);
