@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  agreedView,
-  freeTcpPort,
   freeUdpPort,
+  LocalCluster,
+  LocalNode,
   waitFor as waitForCondition,
 } from "../src/dev/local-cluster.js";
 import type { ClusterView } from "../src/dev/local-cluster.js";
@@ -97,28 +97,19 @@ export function request(
   });
 }
 
-export class BenchNode {
-  process: ChildProcess | null = null;
-  output = "";
-
+export class BenchNode extends LocalNode {
   constructor(
-    readonly id: number,
-    readonly port: number,
-    readonly httpPort: number,
-    readonly dataDir: string,
+    id: number,
+    port: number,
+    httpPort: number,
+    dataDir: string,
     private readonly cluster: BenchCluster,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.httpPort}`;
+  ) {
+    super(id, port, httpPort, dataDir);
   }
 
   get pid(): number | undefined {
     return this.process?.pid;
-  }
-
-  get running(): boolean {
-    return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
   }
 
   /** Starts `gavel node` (without waiting for it to answer). */
@@ -160,16 +151,7 @@ export class BenchNode {
     });
   }
 
-  /** Sends `signal` to this node's process (by its PID) and waits until it has exited. */
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const child = this.process;
-    if (child === null || !this.running) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill(signal);
-    await exited;
-  }
-
-  async view(): Promise<ClusterView> {
+  override async view(): Promise<ClusterView> {
     return (await request(`${this.url}/api/cluster`, { timeoutMs: 2000 })).body as unknown as ClusterView;
   }
 
@@ -222,10 +204,7 @@ export function metricValue(text: string, name: string, label?: string): number 
   return sum;
 }
 
-export class BenchCluster {
-  readonly nodes = new Map<number, BenchNode>();
-  readonly root: string;
-
+export class BenchCluster extends LocalCluster<BenchNode> {
   private constructor(
     readonly name: string,
     readonly discoveryPort: number,
@@ -236,7 +215,7 @@ export class BenchCluster {
     /** Extra environment of the node processes, e.g. GAVEL_SNAPSHOT_ENTRIES. */
     readonly env: Readonly<Record<string, string>>,
   ) {
-    this.root = mkdtempSync(path.join(tmpdir(), `gavel-bench-`));
+    super(mkdtempSync(path.join(tmpdir(), `gavel-bench-`)), { pollMs: 20 });
     liveRoots.add(this.root);
   }
 
@@ -278,44 +257,12 @@ export class BenchCluster {
     return cluster;
   }
 
-  /** Creates (does not start) a node with fresh ports and data dir. */
-  async add(id: number): Promise<BenchNode> {
-    const node = new BenchNode(
-      id,
-      await freeTcpPort(),
-      await freeTcpPort(),
-      path.join(this.root, `node-${id}`),
-      this,
-    );
-    this.nodes.set(id, node);
-    return node;
-  }
-
-  node(id: number): BenchNode {
-    const node = this.nodes.get(id);
-    if (node === undefined) throw new Error(`no node ${id}`);
-    return node;
-  }
-
-  running(): BenchNode[] {
-    return [...this.nodes.values()].filter((node) => node.running);
+  protected override createNode(id: number, port: number, httpPort: number, dataDir: string): BenchNode {
+    return new BenchNode(id, port, httpPort, dataDir, this);
   }
 
   urls(): string[] {
     return this.running().map((node) => node.url);
-  }
-
-  /** Waits until every running node names `leader` and lists every running node as a voter. */
-  async waitForLeader(leader: number, timeoutMs: number): Promise<ClusterView> {
-    return waitFor(`node ${leader} to lead`, timeoutMs, async () => {
-      const running = this.running();
-      const views = await Promise.all(running.map((node) => node.view()));
-      return agreedView(
-        views,
-        running.map((node) => node.id),
-        leader,
-      );
-    });
   }
 
   /** The leader every running node agrees on, or null. */
@@ -326,15 +273,9 @@ export class BenchCluster {
     return leaders.size === 1 && only !== undefined ? only : null;
   }
 
-  /** Kills every node (SIGKILL by PID) and removes the data dirs. */
-  async destroy(): Promise<void> {
-    await Promise.all([...this.nodes.values()].map((node) => node.kill("SIGKILL")));
-    rmSync(this.root, { recursive: true, force: true });
+  override async destroy(): Promise<void> {
+    await super.destroy();
     liveRoots.delete(this.root);
-  }
-
-  logs(): string {
-    return [...this.nodes.values()].map((node) => `--- node ${node.id}\n${node.output}`).join("\n");
   }
 }
 

@@ -1,9 +1,13 @@
 // What the tools that run gavel nodes on this machine share (the demo, the bench and the tests):
 // free loopback ports for the nodes to bind, waiting for a condition with a deadline instead of a
-// fixed sleep, and when a cluster's views agree on its leader. (Chaos runs pick their ports below
+// fixed sleep, when a cluster's views agree on its leader, and (for the bench and the tests) the
+// node processes of one cluster, killed by their PIDs only. (Chaos runs pick their ports below
 // the ephemeral range instead, and stop waiting as soon as a node exits: src/chaos/cluster.ts.)
+import type { ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { rmSync } from "node:fs";
 import { createServer } from "node:net";
+import path from "node:path";
 
 /** A TCP port free on 127.0.0.1 now (the kernel's pick, closed again so a node can bind it). */
 export async function freeTcpPort(): Promise<number> {
@@ -83,4 +87,97 @@ export function agreedView(
     ids.every((id) => view.nodes.some((item) => item.id === id && item.role !== "learner")),
   );
   return agreed && complete ? views[0] : undefined;
+}
+
+/** A `gavel node` process started by a local tool: its ports, data dir, process and output. */
+export abstract class LocalNode {
+  process: ChildProcess | null = null;
+  output = "";
+
+  constructor(
+    readonly id: number,
+    public port: number,
+    public httpPort: number,
+    readonly dataDir: string,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  get running(): boolean {
+    return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** Sends `signal` to this node's process (by its PID) and waits until it has exited. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.process;
+    if (child === null || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** What the node's GET /api/cluster says. */
+  abstract view(): Promise<ClusterView>;
+}
+
+/** The nodes of one local cluster, by id, each with its data dir under `root` (removed by destroy). */
+export abstract class LocalCluster<N extends LocalNode> {
+  readonly nodes = new Map<number, N>();
+
+  constructor(
+    readonly root: string,
+    private readonly waitOptions: WaitOptions = {},
+  ) {}
+
+  /** A node of this cluster with these ports and data dir (not started). */
+  protected abstract createNode(id: number, port: number, httpPort: number, dataDir: string): N;
+
+  /** Creates (does not start) a node with fresh ports and data dir. */
+  async add(id: number): Promise<N> {
+    const node = this.createNode(
+      id,
+      await freeTcpPort(),
+      await freeTcpPort(),
+      path.join(this.root, `node-${id}`),
+    );
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  node(id: number): N {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  running(): N[] {
+    return [...this.nodes.values()].filter((node) => node.running);
+  }
+
+  /** Waits until every running node names `leader` and lists every running node as a voter. */
+  async waitForLeader(leader: number, timeoutMs: number): Promise<ClusterView> {
+    const condition = async () => {
+      const running = this.running();
+      const views = await Promise.all(running.map((node) => node.view()));
+      return agreedView(
+        views,
+        running.map((node) => node.id),
+        leader,
+      );
+    };
+    return waitFor(`node ${leader} to lead`, timeoutMs, condition, this.waitOptions);
+  }
+
+  /** Kills every node (SIGKILL by PID) and removes the data dirs. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((node) => node.kill("SIGKILL")));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** Every node's output, for a failure's message. */
+  logs(): string {
+    return [...this.nodes.values()].map((node) => `--- node ${node.id}\n${node.output}`).join("\n");
+  }
 }

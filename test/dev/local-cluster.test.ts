@@ -1,8 +1,19 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { existsSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
-import { agreedView, freeTcpPort, freeUdpPort, waitFor } from "../../src/dev/local-cluster.js";
+import {
+  agreedView,
+  freeTcpPort,
+  freeUdpPort,
+  LocalCluster,
+  LocalNode,
+  waitFor,
+} from "../../src/dev/local-cluster.js";
 import type { ClusterView } from "../../src/dev/local-cluster.js";
 
 test("a free TCP port and a free UDP port can be bound on 127.0.0.1", async () => {
@@ -73,4 +84,55 @@ test("agreedView: every view names the leader and lists every node as a voter", 
   );
   assert.equal(agreedView([view(3, { 1: "learner", 2: "worker", 3: "leader" })], [1, 2, 3], 3), undefined);
   assert.equal(agreedView([view(3, { 2: "worker", 3: "leader" })], [1, 2, 3], 3), undefined);
+});
+
+/** A node whose process is any child (here a sleeping Node.js) and whose view is set by the test. */
+class FakeNode extends LocalNode {
+  answer: ClusterView = { term: 1, leader: null, nodes: [] };
+
+  override view(): Promise<ClusterView> {
+    return Promise.resolve(this.answer);
+  }
+
+  start(): void {
+    this.process = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
+  }
+}
+
+class FakeCluster extends LocalCluster<FakeNode> {
+  protected override createNode(id: number, port: number, httpPort: number, dataDir: string): FakeNode {
+    return new FakeNode(id, port, httpPort, dataDir);
+  }
+}
+
+test("a local cluster gives its nodes their own ports and data dirs, waits for their leader and kills them all", async () => {
+  const cluster = new FakeCluster(mkdtempSync(path.join(tmpdir(), "gavel-local-cluster-")), { pollMs: 5 });
+  const [one, two, three] = [await cluster.add(1), await cluster.add(2), await cluster.add(3)];
+  assert.equal(new Set([one, two, three].flatMap((node) => [node.port, node.httpPort])).size, 6);
+  assert.equal(two.dataDir, path.join(cluster.root, "node-2"));
+  assert.equal(cluster.node(3), three);
+  assert.throws(() => cluster.node(4), /no node 4/);
+  one.start();
+  two.start();
+  assert.deepEqual(
+    cluster.running().map((node) => node.id),
+    [1, 2],
+  );
+  // Only the running nodes count, and each must list both as voters.
+  const view = (leader: number | null): ClusterView => ({
+    term: 2,
+    leader,
+    nodes: [1, 2].map((id) => ({ id, role: "voter", status: "alive", http: "", auctions: 0 })),
+  });
+  one.answer = view(2);
+  two.answer = view(null);
+  const waited = cluster.waitForLeader(2, 5000);
+  setTimeout(() => (two.answer = view(2)), 20);
+  assert.equal((await waited).leader, 2);
+  await assert.rejects(cluster.waitForLeader(1, 30), /timed out after 30 ms waiting for node 1 to lead/);
+  const children = [one.process!, two.process!];
+  await cluster.destroy();
+  assert.ok(children.every((child) => child.signalCode === "SIGKILL"));
+  assert.deepEqual(cluster.running(), []);
+  assert.equal(existsSync(cluster.root), false);
 });

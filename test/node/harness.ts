@@ -2,12 +2,11 @@
 // and data dirs; nodes are started with `gavel node`, stopped or killed by their PID only, and
 // every wait is for a condition with a deadline, never a fixed sleep.
 import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { agreedView, freeTcpPort, freeUdpPort, waitFor } from "../../src/dev/local-cluster.js";
+import { freeTcpPort, freeUdpPort, LocalCluster, LocalNode, waitFor } from "../../src/dev/local-cluster.js";
 import type { ClusterView } from "../../src/dev/local-cluster.js";
 
 const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -39,26 +38,18 @@ export async function http(
   return { status: response.status, body, headers: response.headers };
 }
 
-export class TestNode {
-  process: ChildProcess | null = null;
-  output = "";
+export class TestNode extends LocalNode {
   /** Whether the node has ever served HTTP: until then its ports may still change (see start). */
   private served = false;
 
   constructor(
-    readonly id: number,
-    public port: number,
-    public httpPort: number,
-    readonly dataDir: string,
+    id: number,
+    port: number,
+    httpPort: number,
+    dataDir: string,
     private readonly cluster: TestCluster,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.httpPort}`;
-  }
-
-  get running(): boolean {
-    return this.process !== null && this.process.exitCode === null && this.process.signalCode === null;
+  ) {
+    super(id, port, httpPort, dataDir);
   }
 
   /**
@@ -115,30 +106,18 @@ export class TestNode {
     });
   }
 
-  /** Sends `signal` to this node's process (by its PID) and waits until it has exited. */
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    const child = this.process;
-    if (child === null || !this.running) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill(signal);
-    await exited;
-  }
-
-  async cluster_(): Promise<ClusterView> {
+  override async view(): Promise<ClusterView> {
     return (await http(`${this.url}/api/cluster`)).body as unknown as ClusterView;
   }
 }
 
-export class TestCluster {
-  readonly nodes = new Map<number, TestNode>();
-  readonly root: string;
-
+export class TestCluster extends LocalCluster<TestNode> {
   private constructor(
     readonly name: string,
     readonly discoveryPort: number,
     readonly expect: number,
   ) {
-    this.root = mkdtempSync(path.join(tmpdir(), `gavel-${name}-`));
+    super(mkdtempSync(path.join(tmpdir(), `gavel-${name}-`)));
   }
 
   /** Starts nodes with these ids together, as fresh nodes expecting each other. */
@@ -155,51 +134,8 @@ export class TestCluster {
     return cluster;
   }
 
-  /** Creates (does not start) a node with fresh ports and data dir. */
-  async add(id: number): Promise<TestNode> {
-    const node = new TestNode(
-      id,
-      await freeTcpPort(),
-      await freeTcpPort(),
-      path.join(this.root, `node-${id}`),
-      this,
-    );
-    this.nodes.set(id, node);
-    return node;
-  }
-
-  node(id: number): TestNode {
-    const node = this.nodes.get(id);
-    if (node === undefined) throw new Error(`no node ${id}`);
-    return node;
-  }
-
-  running(): TestNode[] {
-    return [...this.nodes.values()].filter((node) => node.running);
-  }
-
-  /** Waits until every running node reports `leader` as leader and lists all running nodes as alive workers or leader. */
-  async waitForLeader(leader: number, timeoutMs: number): Promise<ClusterView> {
-    return waitFor(`node ${leader} to lead`, timeoutMs, async () => {
-      const running = this.running();
-      const views = await Promise.all(running.map((node) => node.cluster_()));
-      return agreedView(
-        views,
-        running.map((node) => node.id),
-        leader,
-      );
-    });
-  }
-
-  /** Stops every node (SIGKILL by PID) and removes the data dirs. */
-  async destroy(): Promise<void> {
-    await Promise.all([...this.nodes.values()].map((node) => node.kill("SIGKILL")));
-    rmSync(this.root, { recursive: true, force: true });
-  }
-
-  /** Output of every node, for a failing test's message. */
-  logs(): string {
-    return [...this.nodes.values()].map((node) => `--- node ${node.id}\n${node.output}`).join("\n");
+  protected override createNode(id: number, port: number, httpPort: number, dataDir: string): TestNode {
+    return new TestNode(id, port, httpPort, dataDir, this);
   }
 }
 

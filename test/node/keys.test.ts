@@ -33,7 +33,7 @@ async function drops(node: TestNode, reasons: string[]): Promise<number> {
 }
 
 test("a higher-id node with the wrong key, and one with no key, stay out; the cluster keeps its leader", async () => {
-  const initial = await cluster.node(3).cluster_();
+  const initial = await cluster.node(3).view();
   const seller = await register(cluster.node(1), "sam");
   const buyer = await register(cluster.node(2), "ann");
   const created = await http(`${cluster.node(1).url}/api/auctions`, {
@@ -65,7 +65,7 @@ test("a higher-id node with the wrong key, and one with no key, stay out; the cl
   assert.ok((await drops(cluster.node(1), ["unsigned"])) > 0, "unsigned frames refused");
 
   for (const id of [1, 2, 3]) {
-    const view = await cluster.node(id).cluster_();
+    const view = await cluster.node(id).view();
     assert.equal(view.leader, 3, `node ${id} still follows node 3`);
     assert.equal(view.term, initial.term, `node ${id}: no election happened`);
     assert.deepEqual(
@@ -75,7 +75,7 @@ test("a higher-id node with the wrong key, and one with no key, stay out; the cl
     );
   }
   for (const intruder of [wrong, keyless]) {
-    const view = await intruder.cluster_();
+    const view = await intruder.view();
     assert.ok(
       !view.nodes.some((item) => [1, 2, 3].includes(item.id)),
       `node ${intruder.id} knows none of the members: ${JSON.stringify(view)}`,

@@ -150,7 +150,7 @@ test("a backup restored into a new cluster holds the same auctions", async (t) =
   t.after(() => restored.destroy());
   const fresh = await restored.add(7);
   await fresh.start(["--restore", file]);
-  await waitFor("the restored node to lead", 10_000, async () => (await fresh.cluster_()).leader === 7);
+  await waitFor("the restored node to lead", 10_000, async () => (await fresh.view()).leader === 7);
   for (const [k, auctionId] of auctions.entries()) {
     const before = await http(`${cluster.node(1).url}/api/auctions/${auctionId}`);
     const after = await http(`${fresh.url}/api/auctions/${auctionId}`);
@@ -179,7 +179,7 @@ test("force-new-cluster brings back a node whose majority is gone for good", asy
   const node = cluster.node(1);
   await node.start(["--force-new-cluster"]);
   assert.match(node.output, /FORCED A NEW ONE-NODE CLUSTER/);
-  await waitFor("node 1 to lead alone", 10_000, async () => (await node.cluster_()).leader === 1);
+  await waitFor("node 1 to lead alone", 10_000, async () => (await node.view()).leader === 1);
   const view = await http(`${node.url}/api/auctions/${auctionId}`);
   assert.equal(view.status, 200);
 });

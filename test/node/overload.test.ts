@@ -117,7 +117,7 @@ async function singleBidMs(token: string, auctionId: string, bidId: string): Pro
 }
 
 test("ten times the saturating concurrency: 503 overloaded with Retry-After, no election, bounded memory, fast again after", async () => {
-  const termBefore = (await nodes[0]!.cluster_()).term;
+  const termBefore = (await nodes[0]!.view()).term;
   const tally: Tally = {
     statuses: new Map(),
     codes: new Map(),
@@ -172,7 +172,7 @@ test("ten times the saturating concurrency: 503 overloaded with Retry-After, no 
 
   for (const node of nodes) {
     assert.ok(node.running, `node ${node.id} is running`);
-    assert.equal((await node.cluster_()).term, termBefore, `node ${node.id}: no election happened`);
+    assert.equal((await node.view()).term, termBefore, `node ${node.id}: no election happened`);
   }
   // Every acknowledged bid is in the final state.
   const kept = new Set<string>();
