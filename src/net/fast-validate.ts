@@ -1,12 +1,29 @@
 // A hand-written fast path beside the zod schemas, for the peer messages that make up nearly all
-// traffic: append (with noop and bid entries), append-reply and owner-proposal (of bids). It returns
+// traffic: append (with noop and bid entries), append-reply and owner-proposal (of bids), and a
+// bid forwarded to its auction's owner and its result (accepted, or a rule's rejection). It returns
 // a message only when it is certain that `messageSchema` accepts the payload, built as zod builds
 // its result (fresh objects, keys in schema order), and `undefined` ("not sure") for anything else,
 // which then goes through zod. It must never accept what zod refuses; it may refuse what zod accepts.
-import { hasExactly, isObject, isPlaceBidBody, isPositiveInt, isText } from "../core/auction/fast-check.js";
+import {
+  hasExactly,
+  isAmount,
+  isObject,
+  isPlaceBidBody,
+  isPositiveInt,
+  isText,
+} from "../core/auction/fast-check.js";
 import type { Fields } from "../core/auction/fast-check.js";
-import { TIMESTAMP_MAX } from "../core/auction/schemas.js";
-import type { EntryData, LogEntry, Message, OwnerCommandBody } from "../core/cluster/types.js";
+import { limits as auctionLimits, TIMESTAMP_MAX, userNamePattern } from "../core/auction/schemas.js";
+import type { AcceptedBid, AuctionEvent, Outcome } from "../core/auction/types.js";
+import type {
+  ClientRequest,
+  ClientResult,
+  EntryData,
+  LogEntry,
+  Message,
+  OwnerCommandBody,
+} from "../core/cluster/types.js";
+import { rejectionReasonSchema } from "./outcome-schemas.js";
 import { clusterIdPattern, peerLimits } from "./schema-parts.js";
 
 type Envelope = Pick<Message, "clusterId" | "from" | "to" | "term">;
@@ -24,6 +41,10 @@ export function fastValidateMessage(payload: unknown): Message | undefined {
       return appendReply(payload);
     case "owner-proposal":
       return ownerProposal(payload);
+    case "forward":
+      return forward(payload);
+    case "forward-result":
+      return forwardResult(payload);
     default:
       return undefined;
   }
@@ -116,6 +137,203 @@ function ownerProposal(object: Fields): Message | undefined {
   return { clusterId, from, to, term, type: "owner-proposal", entries };
 }
 
+const forwardKeys = new Set([...envelopeKeys, "type", "origin", "requestId", "request", "hops", "minIndex"]);
+
+/** A bid forwarded towards its auction's owner; any other request is left to zod. */
+function forward(object: Fields): Message | undefined {
+  if (!hasExactly(object, forwardKeys)) return undefined;
+  const head = envelope(object);
+  const { origin, requestId, hops, minIndex } = object;
+  if (head === undefined || !isPositiveInt(origin) || !isText(requestId, peerLimits.requestIdLength))
+    return undefined;
+  if (!isCount(hops) || hops > peerLimits.forwardHopsMax || !isCount(minIndex)) return undefined;
+  const request = bidRequest(object["request"]);
+  if (request === undefined) return undefined;
+  const { clusterId, from, to, term } = head;
+  return { clusterId, from, to, term, type: "forward", origin, requestId, request, hops, minIndex };
+}
+
+const auctionRequestKeys = new Set(["kind", "command"]);
+
+function bidRequest(value: unknown): ClientRequest | undefined {
+  if (!isObject(value) || value["kind"] !== "auction" || !hasExactly(value, auctionRequestKeys))
+    return undefined;
+  const command = bidBody(value["command"]);
+  return command === undefined ? undefined : { kind: "auction", command };
+}
+
+const forwardResultKeys = new Set([...envelopeKeys, "type", "requestId", "result"]);
+
+/** The result of a forwarded bid: applied or decided, with a bid's outcome; anything else is left to zod. */
+function forwardResult(object: Fields): Message | undefined {
+  if (!hasExactly(object, forwardResultKeys)) return undefined;
+  const head = envelope(object);
+  const { requestId } = object;
+  if (head === undefined || !isText(requestId, peerLimits.requestIdLength)) return undefined;
+  const result = bidResult(object["result"]);
+  if (result === undefined) return undefined;
+  const { clusterId, from, to, term } = head;
+  return { clusterId, from, to, term, type: "forward-result", requestId, result };
+}
+
+const appliedKeys = new Set(["ok", "kind", "index", "result"]);
+const decidedKeys = new Set(["ok", "kind", "outcome"]);
+const auctionResultKeys = new Set(["kind", "auctionId", "outcome"]);
+
+function bidResult(value: unknown): ClientResult | undefined {
+  if (!isObject(value) || value["ok"] !== true) return undefined;
+  if (value["kind"] === "decided") {
+    if (!hasExactly(value, decidedKeys)) return undefined;
+    const outcome = bidOutcome(value["outcome"]);
+    return outcome === undefined ? undefined : { ok: true, kind: "decided", outcome };
+  }
+  if (value["kind"] !== "applied" || !hasExactly(value, appliedKeys)) return undefined;
+  const { index, result } = value;
+  if (!isCount(index) || !isObject(result) || result["kind"] !== "auction") return undefined;
+  if (!hasExactly(result, auctionResultKeys) || !isText(result["auctionId"], auctionLimits.idLength))
+    return undefined;
+  const outcome = bidOutcome(result["outcome"]);
+  if (outcome === undefined) return undefined;
+  return {
+    ok: true,
+    kind: "applied",
+    index,
+    result: { kind: "auction", auctionId: result["auctionId"], outcome },
+  };
+}
+
+const rejectionKeys = new Set(["ok", "reason", "message"]);
+const rejectionReasons: ReadonlySet<unknown> = new Set(rejectionReasonSchema.options);
+
+/** A rule's rejection, or accepted bid-accepted events with the bid (and `duplicate` when sent again). */
+function bidOutcome(value: unknown): Outcome | undefined {
+  if (!isObject(value)) return undefined;
+  if (value["ok"] === false) {
+    if (!hasExactly(value, rejectionKeys)) return undefined;
+    const { reason, message } = value;
+    if (!rejectionReasons.has(reason) || !isDetail(message)) return undefined;
+    return { ok: false, reason: reason as Extract<Outcome, { ok: false }>["reason"], message };
+  }
+  if (value["ok"] !== true) return undefined;
+  let keys = 2;
+  for (const key in value) {
+    if (key === "bid" || key === "duplicate") keys++;
+    else if (key !== "ok" && key !== "events") return undefined;
+  }
+  if (!Object.hasOwn(value, "events") || Object.keys(value).length !== keys) return undefined;
+  const events = listOf(value["events"], bidAccepted, peerLimits.eventsPerOutcomeMax);
+  if (events === undefined) return undefined;
+  const outcome: Outcome = { ok: true, events };
+  if (Object.hasOwn(value, "bid")) {
+    const bid = acceptedBid(value["bid"]);
+    if (bid === undefined) return undefined;
+    outcome.bid = bid;
+  }
+  if (Object.hasOwn(value, "duplicate")) {
+    const duplicate = value["duplicate"];
+    if (typeof duplicate !== "boolean") return undefined;
+    outcome.duplicate = duplicate;
+  }
+  return outcome;
+}
+
+const acceptedBidKeys = new Set([
+  "auctionId",
+  "bidId",
+  "bidder",
+  "amount",
+  "max",
+  "timestampMs",
+  "priceAfter",
+  "leaderAfter",
+  "boughtNow",
+]);
+
+function acceptedBid(value: unknown): AcceptedBid | undefined {
+  if (!isObject(value) || !hasExactly(value, acceptedBidKeys)) return undefined;
+  const { auctionId, bidId, bidder, amount, max, timestampMs, priceAfter, leaderAfter, boughtNow } = value;
+  if (!isId(auctionId) || !isId(bidId) || !isUserName(bidder) || !isAmount(amount)) return undefined;
+  if ((max !== null && !isAmount(max)) || !isTimestamp(timestampMs) || !isAmount(priceAfter))
+    return undefined;
+  if (!isUserName(leaderAfter) || typeof boughtNow !== "boolean") return undefined;
+  return { auctionId, bidId, bidder, amount, max, timestampMs, priceAfter, leaderAfter, boughtNow };
+}
+
+const bidAcceptedKeys = new Set([
+  "type",
+  "timestampMs",
+  "auctionId",
+  "bidId",
+  "bidder",
+  "amount",
+  "max",
+  "lines",
+  "price",
+  "leader",
+  "leaderMax",
+  "leaderBidId",
+  "boughtNow",
+  "previousLeader",
+]);
+
+type BidAccepted = Extract<AuctionEvent, { type: "bid-accepted" }>;
+
+/** A bid-accepted event; any other event is left to zod. */
+function bidAccepted(value: unknown): BidAccepted | undefined {
+  if (!isObject(value) || value["type"] !== "bid-accepted" || !hasExactly(value, bidAcceptedKeys))
+    return undefined;
+  const { timestampMs, auctionId, bidId, bidder, amount, max, price, leader, leaderMax, leaderBidId } = value;
+  const { boughtNow, previousLeader } = value;
+  if (!isTimestamp(timestampMs) || !isId(auctionId) || !isId(bidId) || !isUserName(bidder)) return undefined;
+  if (!isAmount(amount) || (max !== null && !isAmount(max)) || !isAmount(price) || !isUserName(leader))
+    return undefined;
+  if (!isAmount(leaderMax) || !isId(leaderBidId) || typeof boughtNow !== "boolean") return undefined;
+  if (previousLeader !== null && !isUserName(previousLeader)) return undefined;
+  const lines = listOf(value["lines"], bidLine, peerLimits.linesPerBidMax);
+  if (lines === undefined) return undefined;
+  return {
+    type: "bid-accepted",
+    timestampMs,
+    auctionId,
+    bidId,
+    bidder,
+    amount,
+    max,
+    lines,
+    price,
+    leader,
+    leaderMax,
+    leaderBidId,
+    boughtNow,
+    previousLeader,
+  };
+}
+
+const bidLineKeys = new Set(["bidId", "bidder", "amount", "timestampMs", "automatic"]);
+
+function bidLine(value: unknown): BidAccepted["lines"][number] | undefined {
+  if (!isObject(value) || !hasExactly(value, bidLineKeys)) return undefined;
+  const { bidId, bidder, amount, timestampMs, automatic } = value;
+  if (!isId(bidId) || !isUserName(bidder) || !isAmount(amount) || !isTimestamp(timestampMs)) return undefined;
+  if (typeof automatic !== "boolean") return undefined;
+  return { bidId, bidder, amount, timestampMs, automatic };
+}
+
+/** auctionIdSchema of the peer schemas: 1..idLength characters (any). */
+function isId(value: unknown): value is string {
+  return isText(value, auctionLimits.idLength);
+}
+
+/** userNameSchema. */
+function isUserName(value: unknown): value is string {
+  return isText(value, auctionLimits.nameLength, userNamePattern);
+}
+
+/** detailSchema: a string of at most detailLength UTF-16 units, empty included. */
+function isDetail(value: unknown): value is string {
+  return typeof value === "string" && value.length <= peerLimits.detailLength;
+}
+
 /**
  * The fields every message carries, checked (the caller has checked the key set). Callers list them
  * one by one in the message they build: an object spread followed by more fields is many times slower.
@@ -167,9 +385,13 @@ function bidBody(value: unknown): BidBody | undefined {
   return { type: "place-bid", auctionId, bidder, bidId, amount, max };
 }
 
-/** A fresh array of the checked items, if `value` is an array of at most entriesPerMessageMax that all pass. */
-function listOf<T>(value: unknown, item: (value: unknown) => T | undefined): T[] | undefined {
-  if (!Array.isArray(value) || value.length > peerLimits.entriesPerMessageMax) return undefined;
+/** A fresh array of the checked items, if `value` is an array of at most `lengthMax` that all pass. */
+function listOf<T>(
+  value: unknown,
+  item: (value: unknown) => T | undefined,
+  lengthMax: number = peerLimits.entriesPerMessageMax,
+): T[] | undefined {
+  if (!Array.isArray(value) || value.length > lengthMax) return undefined;
   const items: T[] = [];
   for (const element of value as unknown[]) {
     const checked = item(element);

@@ -109,7 +109,7 @@ const auctionEventSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
-const rejectionReasonSchema = z.enum([
+export const rejectionReasonSchema = z.enum([
   "invalid-command",
   "unknown-auction",
   "bid-id-reused",

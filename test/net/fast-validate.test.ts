@@ -1,4 +1,5 @@
-// The hand-written fast path for append, append-reply and owner-proposal against zod, its oracle:
+// The hand-written fast path for append, append-reply, owner-proposal, and a forwarded bid and its
+// result, against zod, its oracle:
 // whatever it accepts, zod accepts with the same result (deep-equal and the same JSON text); it
 // accepts every valid message of the shapes it covers and leaves every other entry kind to zod.
 // Valid messages with realistic bids are generated and then mutated at any depth (keys dropped or
@@ -18,6 +19,7 @@ import {
 import type { EntryData, LogEntry, Message } from "../../src/core/cluster/types.js";
 import { decodeMessage, PROTOCOL_VERSION } from "../../src/net/envelope.js";
 import { fastValidateMessage } from "../../src/net/fast-validate.js";
+import { rejectionReasonSchema } from "../../src/net/outcome-schemas.js";
 import { messageSchema, peerLimits } from "../../src/net/schemas.js";
 import { fuzzParameters, mutatedJson, mutation } from "./fuzz-support.js";
 import type { Mutation } from "./fuzz-support.js";
@@ -124,7 +126,90 @@ const ownerProposal = withEnvelope(
   fc.record({ type: fc.constant("owner-proposal" as const), entries: fc.array(bidData, { maxLength: 12 }) }),
 );
 
-const coveredMessage = fc.oneof(append, appendReply, ownerProposal);
+const bidCommand = bidData.map((data) => (data as Extract<EntryData, { kind: "auction" }>).command);
+
+const forward = withEnvelope(
+  fc.record({
+    type: fc.constant("forward" as const),
+    origin: positive,
+    requestId: fc.string({ minLength: 1, maxLength: peerLimits.requestIdLength }),
+    request: fc.record({ kind: fc.constant("auction" as const), command: bidCommand }),
+    hops: fc.nat({ max: peerLimits.forwardHopsMax }),
+    minIndex: count,
+  }),
+);
+
+const anyId = fc.string({ minLength: 1, maxLength: auctionLimits.idLength });
+const bidLine = fc.record({
+  bidId: anyId,
+  bidder: bidderName,
+  amount,
+  timestampMs: timestamp,
+  automatic: fc.boolean(),
+});
+const bidAccepted = fc.record({
+  type: fc.constant("bid-accepted" as const),
+  timestampMs: timestamp,
+  auctionId: anyId,
+  bidId: anyId,
+  bidder: bidderName,
+  amount,
+  max: fc.oneof(fc.constant(null), amount),
+  lines: fc.array(bidLine, { maxLength: 3 }),
+  price: amount,
+  leader: bidderName,
+  leaderMax: amount,
+  leaderBidId: anyId,
+  boughtNow: fc.boolean(),
+  previousLeader: fc.oneof(fc.constant(null), bidderName),
+});
+const acceptedBid = fc.record({
+  auctionId: anyId,
+  bidId: anyId,
+  bidder: bidderName,
+  amount,
+  max: fc.oneof(fc.constant(null), amount),
+  timestampMs: timestamp,
+  priceAfter: amount,
+  leaderAfter: bidderName,
+  boughtNow: fc.boolean(),
+});
+const rejectionReasons = rejectionReasonSchema.options;
+const bidOutcome = fc.oneof(
+  fc.record(
+    {
+      ok: fc.constant(true),
+      events: fc.array(bidAccepted, { maxLength: 2 }),
+      bid: acceptedBid,
+      duplicate: fc.boolean(),
+    },
+    { requiredKeys: ["ok", "events"] },
+  ),
+  fc.record({
+    ok: fc.constant(false),
+    reason: fc.constantFrom(...rejectionReasons),
+    message: fc.string({ maxLength: 40 }),
+  }),
+);
+const bidResult = fc.oneof(
+  fc.record({
+    ok: fc.constant(true),
+    kind: fc.constant("applied"),
+    index: count,
+    result: fc.record({ kind: fc.constant("auction"), auctionId: anyId, outcome: bidOutcome }),
+  }),
+  fc.record({ ok: fc.constant(true), kind: fc.constant("decided"), outcome: bidOutcome }),
+);
+
+const forwardResult = withEnvelope(
+  fc.record({
+    type: fc.constant("forward-result" as const),
+    requestId: fc.string({ minLength: 1, maxLength: peerLimits.requestIdLength }),
+    result: bidResult,
+  }),
+);
+
+const coveredMessage = fc.oneof(append, appendReply, ownerProposal, forward, forwardResult);
 
 // ---- Mutations, aimed at the message itself, one of its entries, that entry's data or its bid.
 
@@ -153,6 +238,17 @@ const boundaryValues: Extract<Mutation, { kind: "replace" }>["value"][] = [
   "x".repeat(auctionLimits.nameLength + 1),
   "x".repeat(peerLimits.clusterIdLength),
   "x".repeat(peerLimits.clusterIdLength + 1),
+  "x".repeat(peerLimits.requestIdLength),
+  "x".repeat(peerLimits.requestIdLength + 1),
+  "x".repeat(peerLimits.detailLength),
+  "x".repeat(peerLimits.detailLength + 1),
+  peerLimits.forwardHopsMax,
+  peerLimits.forwardHopsMax + 1,
+  "bid-accepted",
+  "auction-extended",
+  "applied",
+  "decided",
+  "below-minimum",
   " bea",
   "bea ",
   "b\u0000a",
@@ -194,17 +290,33 @@ interface Aim {
 }
 
 const aim: fc.Arbitrary<Aim> = fc.record({
-  depth: fc.nat({ max: 4 }),
+  depth: fc.nat({ max: 7 }),
   entry: fc.nat(),
   suffix: fc.array(fc.nat(), { maxLength: 2 }),
 });
 
+/** The way down to what a message carries deepest: an entry's bid, a forwarded bid, a result's bid line. */
+function routeOf(message: Message): string[] {
+  switch (message.type) {
+    case "append":
+      return ["entries", "#", "data", "command"];
+    case "forward":
+      return ["request", "command"];
+    case "forward-result":
+      return message.result.ok && message.result.kind === "applied"
+        ? ["result", "result", "outcome", "events", "#", "lines", "#"]
+        : ["result", "outcome", "events", "#", "lines", "#"];
+    default:
+      return ["entries", "#", "command"];
+  }
+}
+
 /**
- * The path of choices (child positions, as mutatedJson reads them) down to the message itself, one
- * of its entries, that entry's data or its command, followed by the aim's free choices.
+ * The path of choices (child positions, as mutatedJson reads them) down to the message itself, or
+ * part of the way along its route (routeOf), followed by the aim's free choices.
  */
 function aimedPath(message: Message, { depth, entry, suffix }: Aim): number[] {
-  const route = message.type === "append" ? ["entries", "#", "data", "command"] : ["entries", "#", "command"];
+  const route = routeOf(message);
   const path: number[] = [];
   let node: unknown = message;
   for (const step of route.slice(0, depth)) {
@@ -254,7 +366,7 @@ function checkAgainstZod(text: string): { zodOk: boolean; fastOk: boolean } | nu
   return { zodOk: zod.success, fastOk: fast !== undefined };
 }
 
-test("the fast path accepts every valid append, append-reply and owner-proposal, as zod does", () => {
+test("the fast path accepts every valid append, append-reply, owner-proposal, forwarded bid and its result, as zod does", () => {
   fc.assert(
     fc.property(coveredMessage, (message) => {
       const outcome = checkAgainstZod(JSON.stringify(message));
@@ -300,6 +412,45 @@ function fixedMessages(): Message[] {
   };
   const data = { kind: "auction", command: bid, owner: 2, epoch: 3, ref: "2.9.1" };
   const head = { clusterId: sampleClusterId, from: 3, to: 1, term: 4 };
+  const line = {
+    bidId: "b.1:x",
+    bidder: "Zoë Müller",
+    amount: 1250,
+    timestampMs: 1_700_000_000_002,
+    automatic: false,
+  };
+  const accepted = {
+    ok: true,
+    events: [
+      {
+        type: "bid-accepted",
+        timestampMs: 1_700_000_000_002,
+        auctionId: "lot-7",
+        bidId: "b.1:x",
+        bidder: "Zoë Müller",
+        amount: 1250,
+        max: 2000,
+        lines: [line, { ...line, bidId: "p.1", bidder: "sam", amount: 1300, automatic: true }],
+        price: 1300,
+        leader: "sam",
+        leaderMax: 5000,
+        leaderBidId: "p.1",
+        boughtNow: false,
+        previousLeader: "sam",
+      },
+    ],
+    bid: {
+      auctionId: "lot-7",
+      bidId: "b.1:x",
+      bidder: "Zoë Müller",
+      amount: 1250,
+      max: 2000,
+      timestampMs: 1_700_000_000_002,
+      priceAfter: 1300,
+      leaderAfter: "sam",
+      boughtNow: false,
+    },
+  };
   const bodies = [
     {
       type: "append",
@@ -325,6 +476,38 @@ function fixedMessages(): Message[] {
       readSeq: 9,
     },
     { type: "owner-proposal", entries: [data, { ...data, command: { ...bid, bidId: "b2", max: null } }] },
+    {
+      type: "forward",
+      origin: 2,
+      requestId: "r7",
+      request: { kind: "auction", command: bid },
+      hops: 1,
+      minIndex: 40,
+    },
+    {
+      type: "forward-result",
+      requestId: "r7",
+      result: {
+        ok: true,
+        kind: "applied",
+        index: 41,
+        result: { kind: "auction", auctionId: "lot-7", outcome: accepted },
+      },
+    },
+    {
+      type: "forward-result",
+      requestId: "r8",
+      result: { ok: true, kind: "decided", outcome: { ...accepted, duplicate: true } },
+    },
+    {
+      type: "forward-result",
+      requestId: "r9",
+      result: {
+        ok: true,
+        kind: "decided",
+        outcome: { ok: false, reason: "below-minimum", message: "at least 1300" },
+      },
+    },
   ];
   return bodies.map((body) => ({ ...head, ...body }) as unknown as Message);
 }
@@ -404,6 +587,61 @@ test("an entry of any other kind leaves the message to zod, which accepts it", (
     term: 1,
   };
   assert.deepEqual(checkAgainstZod(JSON.stringify(noopProposal)), { zodOk: true, fastOk: false });
+});
+
+/** Valid forwards and results the fast path does not cover: other requests, results and events. */
+const otherForwards: object[] = [
+  {
+    type: "forward",
+    origin: 2,
+    requestId: "r1",
+    request: { kind: "auction", command: { type: "close-auction", auctionId: "a1" } },
+    hops: 0,
+    minIndex: 0,
+  },
+  {
+    type: "forward",
+    origin: 2,
+    requestId: "r2",
+    request: { kind: "create", command: createBody },
+    hops: 0,
+    minIndex: 0,
+  },
+  { type: "forward-result", requestId: "r3", result: { ok: true, kind: "read", index: 4 } },
+  {
+    type: "forward-result",
+    requestId: "r4",
+    result: { ok: false, reason: "unavailable", detail: "", leaderId: null },
+  },
+  {
+    type: "forward-result",
+    requestId: "r5",
+    result: { ok: true, kind: "applied", index: 4, result: { kind: "user", name: "bea", created: true } },
+  },
+  {
+    type: "forward-result",
+    requestId: "r6",
+    result: {
+      ok: true,
+      kind: "decided",
+      outcome: {
+        ok: true,
+        events: [{ type: "auction-extended", timestampMs: 5, auctionId: "a1", closesAt: 9 }],
+      },
+    },
+  },
+];
+
+test("a forward of any other request, or a result of any other kind, is left to zod, which accepts it", () => {
+  assert.ok(otherForwards.length >= 6);
+  for (const body of otherForwards) {
+    const message = { clusterId: null, from: 1, to: 2, term: 1, ...body };
+    assert.deepEqual(
+      checkAgainstZod(JSON.stringify(message)),
+      { zodOk: true, fastOk: false },
+      JSON.stringify(body),
+    );
+  }
 });
 
 test("a __proto__ key at any level makes the fast path step aside, and zod refuses", () => {
