@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
 import { UpdateReceiver } from "../src/client/update-receiver.js";
+import { colocatedNodeFlags } from "../src/dev/local-cluster.js";
 import { BenchCluster, metricValue, register, request, waitFor } from "./cluster.js";
 import type { BenchNode } from "./cluster.js";
 import { runLoad } from "./load.js";
@@ -181,10 +182,18 @@ export interface ClusterFigures {
   profile: ProfileFigure | null;
   /**
    * The headline load on fresh 3-node clusters: default settings, then snapshots far apart, then
-   * no fsync (`--unsafe-no-fsync`).
+   * no fsync (`--unsafe-no-fsync`), then V8's GC threads (nodes without colocatedNodeFlags).
    */
-  snapshots: { spaced: SpreadFigure; apart: SpreadFigure; unsynced: SpreadFigure }[];
+  snapshots: SettingsRound[];
   setupMs: number;
+}
+
+/** One round of the settings comparison: the same load on a fresh cluster per setting. */
+export interface SettingsRound {
+  spaced: SpreadFigure;
+  apart: SpreadFigure;
+  unsynced: SpreadFigure;
+  parallelGc: SpreadFigure;
 }
 
 const startingPrice = 100;
@@ -204,10 +213,11 @@ export async function setUp(
   progress: Progress,
   nodeArgs: readonly string[] = [],
   env: Readonly<Record<string, string>> = {},
+  runtimeFlags: readonly string[] = colocatedNodeFlags,
 ) {
   progress(`starting a ${nodes}-node cluster`);
   const ids = Array.from({ length: nodes }, (_, index) => index + 1);
-  const cluster = await BenchCluster.start(ids, nodeArgs, env);
+  const cluster = await BenchCluster.start(ids, nodeArgs, env, runtimeFlags);
   try {
     const urls = cluster.urls();
     progress(`${nodes} nodes: registering ${bidderCount} bidders`);
@@ -692,17 +702,15 @@ async function profileRun(settings: ClusterSettings, progress: Progress): Promis
 export const snapshotsApart = 100_000_000;
 
 /**
- * What snapshots and fsyncs cost the headline load: rounds of three fresh 3-node clusters, one with
- * the defaults, one with snapshots `snapshotsApart` entries apart, one that never fsyncs its log
- * (`--unsafe-no-fsync`), each loaded once, in turn.
+ * What snapshots, fsyncs and V8's GC threads cost the headline load: rounds of four fresh 3-node
+ * clusters, one with the defaults, one with snapshots `snapshotsApart` entries apart, one that never
+ * fsyncs its log (`--unsafe-no-fsync`), and one whose nodes run without colocatedNodeFlags (V8's
+ * garbage collector on helper threads too), each loaded once, in turn.
  */
-async function snapshotPairs(
-  settings: ClusterSettings,
-  progress: Progress,
-): Promise<{ spaced: SpreadFigure; apart: SpreadFigure; unsynced: SpreadFigure }[]> {
-  const pairs: { spaced: SpreadFigure; apart: SpreadFigure; unsynced: SpreadFigure }[] = [];
-  const run = async (env: Record<string, string>, what: string) => {
-    const setup = await setUp(3, settings, 64, progress, [], env);
+async function snapshotPairs(settings: ClusterSettings, progress: Progress): Promise<SettingsRound[]> {
+  const pairs: SettingsRound[] = [];
+  const run = async (env: Record<string, string>, what: string, runtimeFlags = colocatedNodeFlags) => {
+    const setup = await setUp(3, settings, 64, progress, [], env, runtimeFlags);
     try {
       progress(`snapshots: 3 nodes, 64 bidders, ${what}`);
       return await spreadRun(setup, 64, settings, "owner");
@@ -720,7 +728,8 @@ async function snapshotPairs(
       { GAVEL_UNSAFE_NO_FSYNC: "1" },
       `no fsync (round ${pair} of ${settings.snapshotPairs})`,
     );
-    pairs.push({ spaced, apart, unsynced });
+    const parallelGc = await run({}, `V8's GC threads (round ${pair} of ${settings.snapshotPairs})`, []);
+    pairs.push({ spaced, apart, unsynced, parallelGc });
   }
   return pairs;
 }

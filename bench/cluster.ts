@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  colocatedNodeFlags,
   freeUdpPort,
   LocalCluster,
   LocalNode,
@@ -115,7 +116,7 @@ export class BenchNode extends LocalNode {
   /** Starts `gavel node` (without waiting for it to answer). */
   spawn(): void {
     const fromEnv = (process.env["GAVEL_BENCH_NODE_ARGS"] ?? "").split(" ").filter((arg) => arg !== "");
-    const nodeArgs = [...fromEnv, ...this.cluster.nodeArgs];
+    const nodeArgs = [...this.cluster.runtimeFlags, ...fromEnv, ...this.cluster.nodeArgs];
     const args = [
       ...nodeArgs,
       main,
@@ -214,6 +215,8 @@ export class BenchCluster extends LocalCluster<BenchNode> {
     readonly nodeArgs: readonly string[],
     /** Extra environment of the node processes, e.g. GAVEL_SNAPSHOT_ENTRIES. */
     readonly env: Readonly<Record<string, string>>,
+    /** Node.js flags of the node processes: colocatedNodeFlags unless a section compares without them. */
+    readonly runtimeFlags: readonly string[],
   ) {
     super(mkdtempSync(path.join(tmpdir(), `gavel-bench-`)), { pollMs: 20 });
     liveRoots.add(this.root);
@@ -227,10 +230,11 @@ export class BenchCluster extends LocalCluster<BenchNode> {
     ids: number[],
     nodeArgs: readonly string[] = [],
     env: Readonly<Record<string, string>> = {},
+    runtimeFlags: readonly string[] = colocatedNodeFlags,
   ): Promise<BenchCluster> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await BenchCluster.startOnce(ids, nodeArgs, env);
+        return await BenchCluster.startOnce(ids, nodeArgs, env, runtimeFlags);
       } catch (error) {
         if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
       }
@@ -241,10 +245,11 @@ export class BenchCluster extends LocalCluster<BenchNode> {
     ids: number[],
     nodeArgs: readonly string[],
     env: Readonly<Record<string, string>>,
+    runtimeFlags: readonly string[],
   ): Promise<BenchCluster> {
     const name = `bench-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
     const ports = [await freeUdpPort(), await freeUdpPort()] as const;
-    const cluster = new BenchCluster(name, ports[0], ports[1], ids.length, nodeArgs, env);
+    const cluster = new BenchCluster(name, ports[0], ports[1], ids.length, nodeArgs, env, runtimeFlags);
     try {
       for (const id of ids) await cluster.add(id);
       for (const node of cluster.nodes.values()) node.spawn();

@@ -9,8 +9,15 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import { colocatedNodeFlags } from "../src/dev/local-cluster.js";
 import { measureCluster, snapshotsApart } from "./cluster-bench.js";
-import type { ClusterFigures, ClusterSettings, JoinFigure, SpreadFigure } from "./cluster-bench.js";
+import type {
+  ClusterFigures,
+  ClusterSettings,
+  JoinFigure,
+  SettingsRound,
+  SpreadFigure,
+} from "./cluster-bench.js";
 import { workloads } from "./engine.js";
 import { machineLine, measureMachine } from "./machine.js";
 import type { MachineCosts } from "./machine.js";
@@ -181,19 +188,24 @@ function spreadLine(figure: SpreadFigure): string {
 }
 
 function snapshotLines(figures: ClusterFigures): string[] {
-  const header = ["## What snapshots and fsyncs cost", ""];
+  const header = ["## What snapshots, fsyncs and GC threads cost", ""];
   if (figures.snapshots.length === 0)
-    return [...header, "Skipped in this run (fresh clusters with and without snapshots and fsyncs).", ""];
+    return [
+      ...header,
+      "Skipped in this run (fresh clusters with and without snapshots, fsyncs and V8's GC threads).",
+      "",
+    ];
   return [
     ...header,
-    `The headline load on fresh 3-node clusters, in rounds of three: the defaults (snapshots at least 10,000 entries apart, as many as the state has records; an fsync of the log for every batch), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run), then \`gavel node --unsafe-no-fsync\` (default snapshots, the log never fsynced: what durability costs; never for real use). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
+    `The headline load on fresh 3-node clusters, in rounds of four: the defaults (snapshots at least 10,000 entries apart, as many as the state has records; an fsync of the log for every batch), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run), then \`gavel node --unsafe-no-fsync\` (default snapshots, the log never fsynced: what durability costs; never for real use), then nodes started without \`node ${colocatedNodeFlags.join(" ")}\` (V8's default: its garbage collector works on helper threads too; every other run of this bench starts its nodes with that flag, as \`gavel demo\` and the tests do, because here three nodes and the load generator share ${os.cpus().length} cores). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
     "",
     "| run | nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | node I/O calls per bid | node switches per bid | generator CPU | answers by status |",
     "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ...figures.snapshots.flatMap(({ spaced, apart, unsynced }) => [
+    ...figures.snapshots.flatMap(({ spaced, apart, unsynced, parallelGc }) => [
       `| defaults ${spreadLine(spaced)}`,
       `| no snapshot ${spreadLine(apart)}`,
       `| no fsync ${spreadLine(unsynced)}`,
+      `| V8's GC threads ${spreadLine(parallelGc)}`,
     ]),
     "",
   ];
@@ -255,9 +267,23 @@ function fsyncLine(figures: ClusterFigures): string {
       .map((round) => ((pick(round).nodeCores * 1000) / pick(round).bidsPerSecond).toFixed(3))
       .join(" / ");
   return (
-    `${lead} Without them (the no-fsync rows of What snapshots and fsyncs cost) the same load ran at ${rates((round) => round.unsynced)} bids/s against ${rates((round) => round.spaced)} with them, ` +
+    `${lead} Without them (the no-fsync rows of What snapshots, fsyncs and GC threads cost) the same load ran at ${rates((round) => round.unsynced)} bids/s against ${rates((round) => round.spaced)} with them, ` +
     `at ${cpu((round) => round.unsynced)} ms of node CPU per bid against ${cpu((round) => round.spaced)}: an fsync costs CPU (the system call, the file system's journal commit, the wake-ups of the thread that waits for it) as well as time. ` +
     "Fewer fsyncs would lift it, if they come without added latency: a leader that steps on while its fsync runs (counting toward commit only the entries on its disk, a durable index fed back to the core), with the fsyncs asked meanwhile sharing one."
+  );
+}
+
+/** The limits' line on V8's GC threads, from the rounds with and without colocatedNodeFlags. */
+function gcThreadsLine(figures: ClusterFigures): string | null {
+  const rounds = figures.snapshots;
+  if (rounds.length === 0) return null;
+  const rates = (pick: (round: SettingsRound) => SpreadFigure) =>
+    rounds.map((round) => format(pick(round).bidsPerSecond)).join(" / ");
+  const cpu = (pick: (round: SettingsRound) => SpreadFigure) =>
+    rounds.map((round) => cpuPerBid(pick(round))).join(" / ");
+  return (
+    `- V8's GC threads: the nodes run with \`${colocatedNodeFlags.join(" ")}\`, so that each collects its garbage on its own thread; with V8's default (the GC-threads rows above) the same load ran at ${rates((round) => round.parallelGc)} bids/s against ${rates((round) => round.spaced)}, ` +
+    `at ${cpu((round) => round.parallelGc)} ms of node CPU per bid against ${cpu((round) => round.spaced)}. Where nodes outnumber the cores, helper threads only compete with the other nodes for them; a node with cores of its own is better off with V8's default.`
   );
 }
 
@@ -327,7 +353,7 @@ function report(
     `- Machine: ${cpuCount} × ${cpuModel}; ${platform}; Node.js ${node}`,
     `- Load average (1, 5, 15 min) when the bench started: ${loadAverage}`,
     `- What the kernel charged (\`bench/machine.ts\`, in the bench's process before the load): a system call ${costs.syscallUs.toFixed(2)} µs (a 1-byte write to /dev/null), and ${costs.syscallAfterUs.toFixed(2)} µs more in the code after it (random lookups in a Map of 500,000 entries, slower with a system call every 20 of them: where every kernel entry empties the TLB, the code after it refills it); a page of fresh memory ${costs.freshPageUs.toFixed(2)} µs (its fault and zeroing); a 4 KiB write and fdatasync in the temp dir ${costs.fsyncMs.toFixed(2)} ms; a TCP round trip on loopback ${costs.loopbackRttUs.toFixed(1)} µs; Meltdown: ${costs.meltdown}. Machines of this kind differ in these, and the cluster's figures follow them; node CPU, I/O calls and context switches per bid say what a bid cost.`,
-    "- Method: real `gavel node` processes on 127.0.0.1 started by the bench, each with its own SQLite data",
+    `- Method: real \`gavel node\` processes on 127.0.0.1 started by the bench (\`node ${colocatedNodeFlags.join(" ")}\`, as for any nodes that share a machine's cores), each with its own SQLite data`,
     "  dir (WAL; every batch fsynced before anything that depends on it leaves the node) in a temp dir",
     "  removed afterwards; bids over HTTP/1.1 keep-alive connections (one request in flight on each;",
     "  bench/http-client.ts, a minimal client that takes half the CPU per request of node:http's) from a",
@@ -550,11 +576,12 @@ function limitLines(
     "A bid sent to its auction's owner crosses the owner's HTTP stack, goes to the leader in the owner's next proposal, is appended and fsynced on the leader and both followers, and is answered once the leader's commit notice reaches the owner: four hops between three processes that share the machine's cores with the generator. With 64 bids in flight, bids per second are 64 divided by the mean latency, and each hop waits for its process to be scheduled and to get through the batch in hand, so every microsecond of CPU per bid shows up twice, in throughput and in latency. What would lift it:",
     "",
     fsyncLine(figures),
+    ...[gcThreadsLine(figures)].filter((line) => line !== null),
     "- The HTTP request itself: each bid is one request and one answer on a keep-alive connection, each a system call that runs loopback TCP for both ends, and Node's HTTP parser and fastify's request and reply objects; in the profiles above, Node.js internals (HTTP, streams, sockets) and writev (socket writes) are the largest places of each worker's busy time. Fewer requests per bid (several bids per request from one bidder) would cut it; the same requests cost what Node.js makes them cost.",
     "- Cheaper messages: every peer message is JSON, and each wakes its receiver; append, append reply, owner proposal, a forwarded bid and its result are checked by a hand-written validator (zod checks the rest), and a bid sent to a node that does not run its auction costs a forward and its answer, one message each (compare the `bidder's node` and `auction's owner` rows), which could be batched per target as appends and proposals are.",
     "- Less work per applied entry where no client waits: every node builds live-stream events and replicated-state bookkeeping for every entry, and the owner sends the multicast updates of each batch (about five to a datagram).",
     "- Less memory per bid: every node keeps every bid in memory (its history line, its accepted bid and its line of history JSON) and, for a few seconds, its event in the live stream's ring; the garbage collector copies each of them once or twice before they settle, and marks them all, and its share of each node's busy time is in the profile above. The log itself holds only its newest 10,000 applied entries in memory and reads older ones back from SQLite (it held every entry since the last snapshot, up to a million). `node dist/bench/apply.js` weighs both in process (`state_bytes_per_bid`, `log_entry_bytes`). Keeping bid history on disk rather than in every node's heap would take most of the rest away.",
-    "- Snapshots: taking one no longer stops a node for long (it keeps each auction's history as JSON and takes the snapshot as parts, written piece by piece; its compaction deletes a few thousand rows at a time), but every 10,000 to 1,000,000 entries (as many as the state has records) a node still writes and fsyncs a file of the whole state (every auction and bid history line; paced at 16 MiB/s and flushed every 2 MiB, so that it holds up the WAL's fsync less): in the headline load, with the state growing from nothing, each node writes several, and while they are written batches wait longer for their fsync and the cores do the writing. What snapshots cost the headline load is measured above (What snapshots and fsyncs cost): writing them less often, or only what changed since the last one, would lift p99.",
+    "- Snapshots: taking one no longer stops a node for long (it keeps each auction's history as JSON and takes the snapshot as parts, written piece by piece; its compaction deletes a few thousand rows at a time), but every 10,000 to 1,000,000 entries (as many as the state has records) a node still writes and fsyncs a file of the whole state (every auction and bid history line; paced at 16 MiB/s and flushed every 2 MiB, so that it holds up the WAL's fsync less): in the headline load, with the state growing from nothing, each node writes several, and while they are written batches wait longer for their fsync and the cores do the writing. What snapshots cost the headline load is measured above (What snapshots, fsyncs and GC threads cost): writing them less often, or only what changed since the last one, would lift p99.",
     "- One hot auction: every bidder bids one above the price it last saw, so at most one bid of each owner batch can win; accepted bids per second follow the round trip of a batch, not the node's capacity.",
     "",
   );

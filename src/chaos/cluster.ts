@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { colocatedNodeFlags } from "../dev/local-cluster.js";
 
 const main = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
@@ -159,7 +160,7 @@ class LocalNode implements ChaosNode {
     ];
     const log = openSync(this.logFile, "a");
     try {
-      this.child = spawn(process.execPath, args, { stdio: ["ignore", log, log] });
+      this.child = spawn(process.execPath, [...colocatedNodeFlags, ...args], { stdio: ["ignore", log, log] });
     } finally {
       closeSync(log);
     }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freeTcpPort, freeUdpPort } from "../dev/local-cluster.js";
+import { colocatedNodeFlags, freeTcpPort, freeUdpPort } from "../dev/local-cluster.js";
 
 const main = fileURLToPath(new URL("./main.js", import.meta.url));
 
@@ -64,7 +64,7 @@ async function runDemo(flags: DemoFlags): Promise<void> {
       String(flags.nodes),
     );
     args.push("--data-dir", path.join(root, `node-${id}`), "--log-level", "warn");
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, [...colocatedNodeFlags, ...args], {
       // stdin is a pipe the node watches: it stops when the demo dies, even by SIGKILL.
       env: { ...process.env, GAVEL_CLUSTER_KEY: key, GAVEL_STOP_WITH_PARENT: "1" },
       stdio: ["pipe", "pipe", "pipe"],

@@ -9,6 +9,16 @@ import { rmSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 
+/**
+ * Node.js flags for `gavel node` processes that share one machine's cores with each other (the demo,
+ * the bench, the tests, chaos runs): V8 collects garbage on the node's own thread rather than also on
+ * helper threads, which with more nodes than cores only compete with the other nodes for the cores
+ * (the bench measures both: BENCHMARKS.md, What snapshots, fsyncs and GC threads cost). A node with
+ * cores of its own is better off with V8's default. Only a command-line flag sets this (not
+ * NODE_OPTIONS, nor v8.setFlagsFromString once running).
+ */
+export const colocatedNodeFlags: readonly string[] = ["--single-threaded-gc"];
+
 /** A TCP port free on 127.0.0.1 now (the kernel's pick, closed again so a node can bind it). */
 export async function freeTcpPort(): Promise<number> {
   const server = createServer();

@@ -51,6 +51,8 @@ test(
       stdout,
       /For scale, figures quoted from the issue .* not measured by this bench .* is [\d.]+ times that etcd figure/,
     );
+    // The nodes share this machine's cores, and the report says how they were started.
+    assert.match(stdout, /Method: real `gavel node` processes .*\(`node --single-threaded-gc`/);
     assert.match(stdout, /## Failover/);
     assert.match(stdout, /A fresh node joined a cluster whose log held [\d,]+ entries/);
     assert.match(stdout, /Updates missed \(not arrived within 10 s\): 0\./);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { existsSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
@@ -8,6 +8,7 @@ import path from "node:path";
 import { test } from "node:test";
 import {
   agreedView,
+  colocatedNodeFlags,
   freeTcpPort,
   freeUdpPort,
   LocalCluster,
@@ -135,4 +136,11 @@ test("a local cluster gives its nodes their own ports and data dirs, waits for t
   assert.ok(children.every((child) => child.signalCode === "SIGKILL"));
   assert.deepEqual(cluster.running(), []);
   assert.equal(existsSync(cluster.root), false);
+});
+
+test("this Node.js takes the flags of nodes that share a machine's cores", () => {
+  const run = spawnSync(process.execPath, [...colocatedNodeFlags, "-e", "process.exit(7)"], {
+    encoding: "utf8",
+  });
+  assert.equal(run.status, 7, run.stderr);
 });

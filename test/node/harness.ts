@@ -6,7 +6,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freeTcpPort, freeUdpPort, LocalCluster, LocalNode, waitFor } from "../../src/dev/local-cluster.js";
+import {
+  colocatedNodeFlags,
+  freeTcpPort,
+  freeUdpPort,
+  LocalCluster,
+  LocalNode,
+  waitFor,
+} from "../../src/dev/local-cluster.js";
 import type { ClusterView } from "../../src/dev/local-cluster.js";
 
 const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -95,7 +102,9 @@ export class TestNode extends LocalNode {
       "warn",
       ...extraArgs,
     ];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...colocatedNodeFlags, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.process = child;
     this.output = "";
     child.stdout.on("data", (chunk: Buffer) => (this.output += chunk.toString()));

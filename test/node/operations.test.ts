@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { colocatedNodeFlags } from "../../src/dev/local-cluster.js";
 import { http, metric, register, TestCluster, waitFor } from "./harness.js";
 import type { TestNode } from "./harness.js";
 
@@ -236,6 +237,11 @@ test("a demo killed by SIGKILL takes its nodes with it", async (t) => {
     const found = [...output.matchAll(/gavel node \d+ \(pid (\d+)\)/g)].map((match) => Number(match[1]));
     return found.length === 2 ? found : undefined;
   });
+  // Nodes that share the machine's cores run with V8's garbage collector on their own thread.
+  for (const pid of pids) {
+    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    for (const flag of colocatedNodeFlags) assert.ok(args.includes(flag), `node ${pid}: ${args.join(" ")}`);
+  }
   child.kill("SIGKILL");
   const alive = (pid: number): boolean => {
     try {
