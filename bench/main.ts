@@ -254,18 +254,26 @@ function joinLine(join: JoinFigure, main: JoinFigure): string {
   );
 }
 
+type PickFigure = (round: SettingsRound) => SpreadFigure;
+
+/** One setting's bids/s in every round of the settings comparison, as "a / b". */
+function roundsRates(rounds: readonly SettingsRound[], pick: PickFigure): string {
+  return rounds.map((round) => format(pick(round).bidsPerSecond)).join(" / ");
+}
+
+/** One setting's node CPU per bid (ms) in every round of the settings comparison, as "a / b". */
+function roundsCpu(rounds: readonly SettingsRound[], pick: PickFigure): string {
+  return rounds.map((round) => cpuPerBid(pick(round))).join(" / ");
+}
+
 function fsyncLine(figures: ClusterFigures): string {
   const rounds = figures.snapshots;
   const lead =
     "- Fsyncs: every batch is fsynced on the leader and on each follower before what depends on it leaves, and a node steps nothing while its batch's fsync runs.";
   if (rounds.length === 0)
     return `${lead} (The rounds that measure what they cost were skipped in this run.)`;
-  const rates = (pick: (round: (typeof rounds)[number]) => SpreadFigure) =>
-    rounds.map((round) => format(pick(round).bidsPerSecond)).join(" / ");
-  const cpu = (pick: (round: (typeof rounds)[number]) => SpreadFigure) =>
-    rounds
-      .map((round) => ((pick(round).nodeCores * 1000) / pick(round).bidsPerSecond).toFixed(3))
-      .join(" / ");
+  const rates = (pick: PickFigure) => roundsRates(rounds, pick);
+  const cpu = (pick: PickFigure) => roundsCpu(rounds, pick);
   return (
     `${lead} Without them (the no-fsync rows of What snapshots, fsyncs and GC threads cost) the same load ran at ${rates((round) => round.unsynced)} bids/s against ${rates((round) => round.spaced)} with them, ` +
     `at ${cpu((round) => round.unsynced)} ms of node CPU per bid against ${cpu((round) => round.spaced)}: an fsync costs CPU (the system call, the file system's journal commit, the wake-ups of the thread that waits for it) as well as time. ` +
@@ -277,13 +285,11 @@ function fsyncLine(figures: ClusterFigures): string {
 function gcThreadsLine(figures: ClusterFigures): string | null {
   const rounds = figures.snapshots;
   if (rounds.length === 0) return null;
-  const rates = (pick: (round: SettingsRound) => SpreadFigure) =>
-    rounds.map((round) => format(pick(round).bidsPerSecond)).join(" / ");
-  const cpu = (pick: (round: SettingsRound) => SpreadFigure) =>
-    rounds.map((round) => cpuPerBid(pick(round))).join(" / ");
+  const rates = (pick: PickFigure) => roundsRates(rounds, pick);
+  const cpu = (pick: PickFigure) => roundsCpu(rounds, pick);
   return (
     `- V8's GC threads: the nodes run with \`${colocatedNodeFlags.join(" ")}\`, so that each collects its garbage on its own thread; with V8's default (the GC-threads rows above) the same load ran at ${rates((round) => round.parallelGc)} bids/s against ${rates((round) => round.spaced)}, ` +
-    `at ${cpu((round) => round.parallelGc)} ms of node CPU per bid against ${cpu((round) => round.spaced)}. Where nodes outnumber the cores, helper threads only compete with the other nodes for them; a node with cores of its own is better off with V8's default.`
+    `at ${cpu((round) => round.parallelGc)} ms of node CPU per bid against ${cpu((round) => round.spaced)}. Where nodes outnumber the cores, helper threads only compete with the other nodes for them; a node with cores to spare keeps V8's default, made for that (not measured here).`
   );
 }
 

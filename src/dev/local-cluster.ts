@@ -14,7 +14,7 @@ import path from "node:path";
  * the bench, the tests, chaos runs): V8 collects garbage on the node's own thread rather than also on
  * helper threads, which with more nodes than cores only compete with the other nodes for the cores
  * (the bench measures both: BENCHMARKS.md, What snapshots, fsyncs and GC threads cost). A node with
- * cores of its own is better off with V8's default. Only a command-line flag sets this (not
+ * cores to spare keeps V8's default, made for that (not measured here). Only a command-line flag sets this (not
  * NODE_OPTIONS, nor v8.setFlagsFromString once running).
  */
 export const colocatedNodeFlags: readonly string[] = ["--single-threaded-gc"];

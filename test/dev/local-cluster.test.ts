@@ -87,12 +87,17 @@ test("agreedView: every view names the leader and lists every node as a voter", 
   assert.equal(agreedView([view(3, { 2: "worker", 3: "leader" })], [1, 2, 3], 3), undefined);
 });
 
-/** A node whose process is any child (here a sleeping Node.js) and whose view is set by the test. */
+/**
+ * A node whose process is any child (here a sleeping Node.js) and whose views are set by the test:
+ * each call answers the next of `answers`, then the last one again.
+ */
 class FakeNode extends LocalNode {
-  answer: ClusterView = { term: 1, leader: null, nodes: [] };
+  answers: ClusterView[] = [{ term: 1, leader: null, nodes: [] }];
+  calls = 0;
 
   override view(): Promise<ClusterView> {
-    return Promise.resolve(this.answer);
+    this.calls++;
+    return Promise.resolve(this.answers.length > 1 ? this.answers.shift()! : this.answers[0]!);
   }
 
   start(): void {
@@ -125,11 +130,10 @@ test("a local cluster gives its nodes their own ports and data dirs, waits for t
     leader,
     nodes: [1, 2].map((id) => ({ id, role: "voter", status: "alive", http: "", auctions: 0 })),
   });
-  one.answer = view(2);
-  two.answer = view(null);
-  const waited = cluster.waitForLeader(2, 5000);
-  setTimeout(() => (two.answer = view(2)), 20);
-  assert.equal((await waited).leader, 2);
+  one.answers = [view(2)];
+  two.answers = [view(null), view(null), view(2)];
+  assert.equal((await cluster.waitForLeader(2, 5000)).leader, 2);
+  assert.equal(two.calls, 3, "it asked again until node 2 agreed");
   await assert.rejects(cluster.waitForLeader(1, 30), /timed out after 30 ms waiting for node 1 to lead/);
   const children = [one.process!, two.process!];
   await cluster.destroy();
