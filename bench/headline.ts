@@ -112,6 +112,9 @@ try {
       console.log(
         `\nnode ${pids.get(pid)}: busy ${Math.round(summary.busyMs)} ms, idle ${(summary.idleShare * 100).toFixed(1)}%`,
       );
+      for (const share of summary.byArea)
+        console.log(`  ${(share.share * 100).toFixed(1).padStart(5)}%  ${share.what}`);
+      console.log("  --");
       for (const share of summary.byPlace)
         console.log(`  ${(share.share * 100).toFixed(1).padStart(5)}%  ${share.what}`);
       console.log("  --");

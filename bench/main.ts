@@ -20,6 +20,8 @@ import type {
 } from "./cluster-bench.js";
 import { workloads } from "./engine.js";
 import { machineLine, measureMachine } from "./machine.js";
+import { startingArea } from "./profile.js";
+import type { Share } from "./profile.js";
 import type { MachineCosts } from "./machine.js";
 import type { Measurement } from "./engine.js";
 import { median } from "./stats.js";
@@ -293,6 +295,15 @@ function gcThreadsLine(figures: ClusterFigures): string | null {
   );
 }
 
+/** The areas of a profiled run's nodes, largest first by their mean share over the nodes. */
+function profileAreas(profile: NonNullable<ClusterFigures["profile"]>): string[] {
+  const totals = new Map<string, number>();
+  for (const node of profile.nodes) {
+    for (const row of node.summary.byArea) totals.set(row.what, (totals.get(row.what) ?? 0) + row.share);
+  }
+  return [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([area]) => area);
+}
+
 function profileLines(figures: ClusterFigures): string[] {
   const profile = figures.profile;
   if (profile === null) return ["## Where the time goes", "", "Skipped in this run (a profiled run).", ""];
@@ -301,6 +312,17 @@ function profileLines(figures: ClusterFigures): string[] {
     "## Where the time goes",
     "",
     `A fresh 3-node cluster under the headline load (bids sent to the auction's owner, ${profile.bidders} bidders, ${format(profile.bidsPerSecond)} acknowledged bids/s while profiled), every node run with \`node --cpu-prof\` and stopped with SIGTERM so that it writes its profile. Shares of each node's busy samples (idle left out); a sample taken while the thread waits in a system call, such as SQLite's fsync, counts in the function that called it.`,
+    "",
+    "By area of gavel (`bench/profile.ts`): each sample counts once, in the area of the nearest gavel code on its stack, so the Node.js, V8 and package code a part of gavel calls counts as that part's (a socket write under an HTTP reply is the HTTP API's, under a peer link it is peer messages'); starting is everything under Node's module loader, the process's start; the areas add up to 100%.",
+    "",
+    `| area | ${profile.nodes.map((node) => `node ${node.id} (${node.role})`).join(" | ")} |`,
+    `| --- | ${profile.nodes.map(() => "---:").join(" | ")} |`,
+    ...profileAreas(profile).map(
+      (area) =>
+        `| ${area} | ${profile.nodes.map((node) => percent(node.summary.byArea.find((row) => row.what === area)?.share ?? 0)).join(" | ")} |`,
+    ),
+    "",
+    "By package or file, and by function (self time):",
     "",
     ...profile.nodes.flatMap((node) => [
       `Node ${node.id} (${node.role}): busy ${format(node.summary.busyMs)} ms, idle ${percent(node.summary.idleShare)} of the samples.`,
@@ -514,6 +536,43 @@ function scaleLines(headline: SpreadFigure, figures: ClusterFigures): string[] {
 }
 
 /**
+ * A profiled node's areas without the process's start (not what a bid costs), each as a share of the
+ * busy time after it; largest first.
+ */
+function afterStart(node: NonNullable<ClusterFigures["profile"]>["nodes"][number]): Share[] {
+  const started = node.summary.byArea.find((row) => row.what === startingArea)?.share ?? 0;
+  return node.summary.byArea
+    .filter((row) => row.what !== startingArea)
+    .map((row) => ({ what: row.what, share: started >= 1 ? 0 : row.share / (1 - started) }));
+}
+
+/**
+ * "; in the profile above, <area> took X%, Y% and Z%, and <area> ..., of the busy time after the start of nodes
+ * 1, 2 and 3 (worker, worker, leader)" (only the nodes of `role`, when given), for areas of
+ * bench/profile.ts named by their start (after an optional "the "); "" without a profile.
+ */
+function areaClause(figures: ClusterFigures, names: string[], role: string | null = null): string {
+  const profile = figures.profile;
+  if (profile === null) return "";
+  const nodes = profile.nodes.filter((node) => role === null || node.role === role);
+  if (nodes.length === 0) return "";
+  const list = (items: string[]) =>
+    items.length === 1 ? items[0]! : `${items.slice(0, -1).join(", ")} and ${items.at(-1)!}`;
+  const shares = (name: string) =>
+    list(
+      nodes.map(
+        (node) =>
+          `${((afterStart(node).find((row) => row.what.startsWith(name.replace(/^the /, "")))?.share ?? 0) * 100).toFixed(1)}%`,
+      ),
+    );
+  const whose = `nodes ${list(nodes.map((node) => String(node.id)))} (${nodes.map((node) => node.role).join(", ")})`;
+  const took = names.map((name, index) =>
+    index === 0 ? `${name} took ${shares(name)}` : `${name} ${shares(name)}`,
+  );
+  return `; in the profile above, ${took.join(", and ")}${names.length > 1 ? "," : ""} of the busy time after the start of ${nodes.length === 1 ? whose.replace("nodes", "node") : whose}`;
+}
+
+/**
  * What limits the headline figure, from this run's measurements: the CPU each acknowledged bid
  * costs against what the target leaves per bid on this machine, and the profile's largest places.
  */
@@ -562,19 +621,30 @@ function limitLines(
   const grown = grownStateLine(headline, figures);
   if (grown !== null) lines.push("", grown);
   const profile = figures.profile;
-  if (profile !== null) {
-    const totals = new Map<string, number>();
-    for (const node of profile.nodes) {
-      for (const row of node.summary.byPlace)
-        totals.set(row.what, (totals.get(row.what) ?? 0) + row.share / profile.nodes.length);
-    }
-    const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6);
+  if (profile !== null && profile.nodes.length > 0) {
+    const shareOf = (node: (typeof profile.nodes)[number], area: string) =>
+      afterStart(node).find((row) => row.what === area)?.share ?? 0;
+    const mean = (area: string) =>
+      profile.nodes.reduce((sum, node) => sum + shareOf(node, area), 0) / profile.nodes.length;
     const idle = profile.nodes.reduce((sum, node) => sum + node.summary.idleShare, 0) / profile.nodes.length;
+    const largest = profile.nodes.map((node) => ({ node, area: afterStart(node)[0]! }));
+    const spread = largest.every(({ area }) => area.share < 0.5);
+    const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
     lines.push(
       "",
-      `In the profiled run each node was idle ${(idle * 100).toFixed(0)}% of the time (three nodes and the generator share ${cpuCount} cores); of the busy time, the largest places on average: ` +
-        top.map(([what, share]) => `${what} ${(share * 100).toFixed(1)}%`).join(", ") +
-        ".",
+      `In the profiled run each node was idle ${(idle * 100).toFixed(0)}% of the time (three nodes and the generator share ${cpuCount} cores); their busy time after the start (the table's other areas, as shares of their sum) went, on average over the nodes, to ` +
+        profileAreas(profile)
+          .filter((area) => area !== startingArea)
+          .map((area) => `${area} ${percent(mean(area))}`)
+          .join(", ") +
+        ". The largest area of each node: " +
+        largest
+          .map(({ node, area }) => `node ${node.id} (${node.role}) ${area.what} ${percent(area.share)}`)
+          .join("; ") +
+        "." +
+        (spread
+          ? " No area holds half of any node's time: what a bid costs is spread over every part it crosses, so no one change lifts the whole, and the lifts below each take a share."
+          : ""),
     );
   }
   lines.push(
@@ -583,10 +653,10 @@ function limitLines(
     "",
     fsyncLine(figures),
     ...[gcThreadsLine(figures)].filter((line) => line !== null),
-    "- The HTTP request itself: each bid is one request and one answer on a keep-alive connection, each a system call that runs loopback TCP for both ends, and Node's HTTP parser and fastify's request and reply objects; in the profiles above, Node.js internals (HTTP, streams, sockets) and writev (socket writes) are the largest places of each worker's busy time. Fewer requests per bid (several bids per request from one bidder) would cut it; the same requests cost what Node.js makes them cost.",
-    "- Cheaper messages: every peer message is JSON, and each wakes its receiver; append, append reply, owner proposal, a forwarded bid and its result are checked by a hand-written validator (zod checks the rest), and a bid sent to a node that does not run its auction costs a forward and its answer, one message each (compare the `bidder's node` and `auction's owner` rows), which could be batched per target as appends and proposals are.",
-    "- Less work per applied entry where no client waits: every node builds live-stream events and replicated-state bookkeeping for every entry, and the owner sends the multicast updates of each batch (about five to a datagram).",
-    "- Less memory per bid: every node keeps every bid in memory (its history line, its accepted bid and its line of history JSON) and, for a few seconds, its event in the live stream's ring; the garbage collector copies each of them once or twice before they settle, and marks them all, and its share of each node's busy time is in the profile above. The log itself holds only its newest 10,000 applied entries in memory and reads older ones back from SQLite (it held every entry since the last snapshot, up to a million). `node dist/bench/apply.js` weighs both in process (`state_bytes_per_bid`, `log_entry_bytes`). Keeping bid history on disk rather than in every node's heap would take most of the rest away.",
+    `- The HTTP request itself: each bid is one request and one answer on a keep-alive connection, each a system call that runs loopback TCP for both ends, and Node's HTTP parser and fastify's request and reply objects${areaClause(figures, ["the HTTP API"], "worker")}. Fewer requests per bid (several bids per request from one bidder) would cut it; the same requests cost what Node.js makes them cost.`,
+    `- Cheaper messages: every peer message is JSON, and each wakes its receiver${areaClause(figures, ["peer messages"])}; append, append reply, owner proposal, a forwarded bid and its result are checked by a hand-written validator (zod checks the rest), and a bid sent to a node that does not run its auction costs a forward and its answer, one message each (compare the \`bidder's node\` and \`auction's owner\` rows), which could be batched per target as appends and proposals are.`,
+    `- Less work per applied entry where no client waits: every node builds live-stream events and replicated-state bookkeeping for every entry, and the owner sends the multicast updates of each batch (about five to a datagram)${areaClause(figures, ["the state machine", "updates"])}.`,
+    `- Less memory per bid: every node keeps every bid in memory (its history line, its accepted bid and its line of history JSON) and, for a few seconds, its event in the live stream's ring; the garbage collector copies each of them once or twice before they settle, and marks them all, and that takes its share of every node's time${areaClause(figures, ["the garbage collector"])}. The log itself holds only its newest 10,000 applied entries in memory and reads older ones back from SQLite (it held every entry since the last snapshot, up to a million). \`node dist/bench/apply.js\` weighs both in process (\`state_bytes_per_bid\`, \`log_entry_bytes\`). Keeping bid history on disk rather than in every node's heap would take most of the rest away.`,
     "- Snapshots: taking one no longer stops a node for long (it keeps each auction's history as JSON and takes the snapshot as parts, written piece by piece; its compaction deletes a few thousand rows at a time), but every 10,000 to 1,000,000 entries (as many as the state has records) a node still writes and fsyncs a file of the whole state (every auction and bid history line; paced at 16 MiB/s and flushed every 2 MiB, so that it holds up the WAL's fsync less): in the headline load, with the state growing from nothing, each node writes several, and while they are written batches wait longer for their fsync and the cores do the writing. What snapshots cost the headline load is measured above (What snapshots, fsyncs and GC threads cost): writing them less often, or only what changed since the last one, would lift p99.",
     "- One hot auction: every bidder bids one above the price it last saw, so at most one bid of each owner batch can win; accepted bids per second follow the round trip of a batch, not the node's capacity.",
     "",

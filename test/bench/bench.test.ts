@@ -53,6 +53,26 @@ test(
     );
     // The nodes share this machine's cores, and the report says how they were started.
     assert.match(stdout, /Method: real `gavel node` processes .*\(`node --single-threaded-gc`/);
+    // Where the profiled nodes' time went, by area: every node's column adds up to 100%.
+    const areaRows = stdout
+      .split("\n## Where the time goes")[1]!
+      .split("\n")
+      .filter((line) => /^\| [a-zA-Z]/.test(line));
+    const header = areaRows.find((line) => line.startsWith("| area |"));
+    assert.ok(header, "no table of areas");
+    const columns = header.split("|").length - 3;
+    assert.ok(columns >= 1, header);
+    const rows = areaRows
+      .slice(areaRows.indexOf(header) + 1)
+      .filter((line) => /%/.test(line) && !line.includes("`"));
+    for (let column = 0; column < columns; column++) {
+      const total = rows
+        .map((line) => Number(line.split("|")[column + 2]!.trim().replace("%", "")))
+        .filter((value) => !Number.isNaN(value))
+        .reduce((sum, value) => sum + value, 0);
+      assert.ok(Math.abs(total - 100) < 1, `node column ${column + 1} of the areas adds up to ${total}%`);
+    }
+    assert.match(stdout, /their busy time after the start .* went, on average over the nodes, to .*HTTP API/);
     assert.match(stdout, /## Failover/);
     assert.match(stdout, /A fresh node joined a cluster whose log held [\d,]+ entries/);
     assert.match(stdout, /Updates missed \(not arrived within 10 s\): 0\./);
