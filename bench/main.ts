@@ -241,7 +241,7 @@ function grownStateLine(headline: SpreadFigure, figures: ClusterFigures): string
     (more >= 0.05
       ? `A bid cost ${(more * 100).toFixed(0)}% more CPU on the grown cluster: what a bid costs grows with the state (a larger heap for the garbage collector to mark, larger maps to look bids up in, larger snapshots to write).`
       : more <= -0.05
-        ? `A bid cost ${(-more * 100).toFixed(0)}% less CPU on the grown cluster than on the fresh ones: here the state's growth did not show in what a bid costs, and the fresh clusters' runs start on nodes started moments before (V8 still optimizing their code), on a machine whose speed varies from run to run.`
+        ? `A bid cost ${(-more * 100).toFixed(0)}% less CPU on the grown cluster than on the fresh ones: here the state's growth did not show in what a bid costs, while the fresh clusters' runs start on nodes started moments before (whose hot code V8 may still be compiling), on a machine whose speed varies from run to run.`
         : "A bid cost about as much CPU on the grown cluster as on the fresh ones: the difference in bids/s is mostly the machine's variation from run to run.")
   );
 }
