@@ -182,7 +182,8 @@ export interface ClusterFigures {
   profile: ProfileFigure | null;
   /**
    * The headline load on fresh 3-node clusters: default settings, then snapshots far apart, then
-   * no fsync (`--unsafe-no-fsync`), then V8's GC threads (nodes without colocatedNodeFlags).
+   * fsyncs nothing waits for (`--unsafe-no-fsync-wait`), then no fsync (`--unsafe-no-fsync`), then
+   * V8's GC threads (nodes without colocatedNodeFlags).
    */
   snapshots: SettingsRound[];
   setupMs: number;
@@ -192,6 +193,8 @@ export interface ClusterFigures {
 export interface SettingsRound {
   spaced: SpreadFigure;
   apart: SpreadFigure;
+  /** The log fsynced, but nothing waiting for it: the most stepping on during the fsync could give. */
+  unwaited: SpreadFigure;
   unsynced: SpreadFigure;
   parallelGc: SpreadFigure;
 }
@@ -702,10 +705,11 @@ async function profileRun(settings: ClusterSettings, progress: Progress): Promis
 export const snapshotsApart = 100_000_000;
 
 /**
- * What snapshots, fsyncs and V8's GC threads cost the headline load: rounds of four fresh 3-node
- * clusters, one with the defaults, one with snapshots `snapshotsApart` entries apart, one that never
- * fsyncs its log (`--unsafe-no-fsync`), and one whose nodes run without colocatedNodeFlags (V8's
- * garbage collector on helper threads too), each loaded once, in turn.
+ * What snapshots, fsyncs and V8's GC threads cost the headline load: rounds of five fresh 3-node
+ * clusters, one with the defaults, one with snapshots `snapshotsApart` entries apart, one whose nodes
+ * fsync their log without waiting for it (`--unsafe-no-fsync-wait`), one that never fsyncs it
+ * (`--unsafe-no-fsync`), and one whose nodes run without colocatedNodeFlags (V8's garbage collector
+ * on helper threads too), each loaded once, in turn.
  */
 async function snapshotPairs(settings: ClusterSettings, progress: Progress): Promise<SettingsRound[]> {
   const pairs: SettingsRound[] = [];
@@ -724,12 +728,16 @@ async function snapshotPairs(settings: ClusterSettings, progress: Progress): Pro
       { GAVEL_SNAPSHOT_ENTRIES: String(snapshotsApart) },
       `no snapshot (round ${pair} of ${settings.snapshotPairs})`,
     );
+    const unwaited = await run(
+      { GAVEL_UNSAFE_NO_FSYNC_WAIT: "1" },
+      `fsync not waited for (round ${pair} of ${settings.snapshotPairs})`,
+    );
     const unsynced = await run(
       { GAVEL_UNSAFE_NO_FSYNC: "1" },
       `no fsync (round ${pair} of ${settings.snapshotPairs})`,
     );
     const parallelGc = await run({}, `V8's GC threads (round ${pair} of ${settings.snapshotPairs})`, []);
-    pairs.push({ spaced, apart, unsynced, parallelGc });
+    pairs.push({ spaced, apart, unwaited, unsynced, parallelGc });
   }
   return pairs;
 }

@@ -199,13 +199,14 @@ function snapshotLines(figures: ClusterFigures): string[] {
     ];
   return [
     ...header,
-    `The headline load on fresh 3-node clusters, in rounds of four: the defaults (snapshots at least 10,000 entries apart, as many as the state has records; an fsync of the log for every batch), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run), then \`gavel node --unsafe-no-fsync\` (default snapshots, the log never fsynced: what durability costs; never for real use), then nodes started without \`node ${colocatedNodeFlags.join(" ")}\` (V8's default: its garbage collector works on helper threads too; every other run of this bench starts its nodes with that flag, as \`gavel demo\` and the tests do, because here three nodes and the load generator share ${os.cpus().length} cores). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
+    `The headline load on fresh 3-node clusters, in rounds of five: the defaults (snapshots at least 10,000 entries apart, as many as the state has records; an fsync of the log for every batch, which what depends on the batch waits for), then \`gavel node --snapshot-entries ${format(snapshotsApart)}\` (no snapshot during the run), then \`gavel node --unsafe-no-fsync-wait\` (the log fsynced as often, one fsync at a time, but nothing waits for it: what the waiting costs; never for real use), then \`gavel node --unsafe-no-fsync\` (the log never fsynced: what durability costs; never for real use), then nodes started without \`node ${colocatedNodeFlags.join(" ")}\` (V8's default: its garbage collector works on helper threads too; every other run of this bench starts its nodes with that flag, as \`gavel demo\` and the tests do, because here three nodes and the load generator share ${os.cpus().length} cores). Every snapshot writes and fsyncs a file of the whole state while the node goes on.`,
     "",
     "| run | nodes | bidders | bids sent to | bids/s | p50 | p99 | p99.9 | max | node CPU | node CPU ms per bid | node I/O calls per bid | node switches per bid | generator CPU | answers by status |",
     "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-    ...figures.snapshots.flatMap(({ spaced, apart, unsynced, parallelGc }) => [
+    ...figures.snapshots.flatMap(({ spaced, apart, unwaited, unsynced, parallelGc }) => [
       `| defaults ${spreadLine(spaced)}`,
       `| no snapshot ${spreadLine(apart)}`,
+      `| fsync not waited for ${spreadLine(unwaited)}`,
       `| no fsync ${spreadLine(unsynced)}`,
       `| V8's GC threads ${spreadLine(parallelGc)}`,
     ]),
@@ -270,6 +271,11 @@ function roundsCpu(rounds: readonly SettingsRound[], pick: PickFigure): string {
   return rounds.map((round) => cpuPerBid(pick(round))).join(" / ");
 }
 
+/** A share as a percentage with one decimal. */
+function percent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
 function fsyncLine(figures: ClusterFigures): string {
   const rounds = figures.snapshots;
   const lead =
@@ -278,10 +284,28 @@ function fsyncLine(figures: ClusterFigures): string {
     return `${lead} (The rounds that measure what they cost were skipped in this run.)`;
   const rates = (pick: PickFigure) => roundsRates(rounds, pick);
   const cpu = (pick: PickFigure) => roundsCpu(rounds, pick);
-  return (
+  const mean = (pick: PickFigure) =>
+    rounds.reduce((sum, round) => sum + pick(round).bidsPerSecond, 0) / rounds.length;
+  const withFsync = mean((round) => round.spaced);
+  const waitGain = mean((round) => round.unwaited) - withFsync;
+  const fsyncGain = mean((round) => round.unsynced) - withFsync;
+  const figuresText =
     `${lead} Without them (the no-fsync rows of What snapshots, fsyncs and GC threads cost) the same load ran at ${rates((round) => round.unsynced)} bids/s against ${rates((round) => round.spaced)} with them, ` +
-    `at ${cpu((round) => round.unsynced)} ms of node CPU per bid against ${cpu((round) => round.spaced)}: an fsync costs CPU (the system call, the file system's journal commit, the wake-ups of the thread that waits for it) as well as time. ` +
-    "Fewer fsyncs would lift it, if they come without added latency: a leader that steps on while its fsync runs (counting toward commit only the entries on its disk, a durable index fed back to the core), with the fsyncs asked meanwhile sharing one."
+    `at ${cpu((round) => round.unsynced)} ms of node CPU per bid against ${cpu((round) => round.spaced)}; ` +
+    `with the fsyncs still made but nothing waiting for them (the fsync-not-waited-for rows) it ran at ${rates((round) => round.unwaited)} bids/s, at ${cpu((round) => round.unwaited)} ms per bid. `;
+  const pipelining =
+    "a node that steps on while its fsync runs (counting toward commit only the entries on its own disk, a durable index fed back to the core; its acknowledgements still waiting for their fsync)";
+  if (fsyncGain <= 0)
+    return `${figuresText}Here the fsyncs cost no throughput that the runs could tell from their noise.`;
+  if (waitGain < fsyncGain / 2)
+    return (
+      figuresText +
+      `Waiting for the fsync is the smaller part (${percent(Math.max(0, waitGain) / withFsync)} more bids/s without it, ${percent(fsyncGain / withFsync)} without the fsyncs): most of what they cost is the fsync itself, the system call, the file system's journal commit and the disk's flush, on the cores the nodes share. ` +
+      `So ${pipelining} could gain at most the first figure; fewer fsyncs per bid, more bids to each batch, would gain more.`
+    );
+  return (
+    figuresText +
+    `Waiting for the fsync is most of what the fsyncs cost (${percent(waitGain / withFsync)} more bids/s without the waiting, ${percent(fsyncGain / withFsync)} without the fsyncs): ${pipelining} would lift it by up to the first figure.`
   );
 }
 
@@ -309,7 +333,6 @@ function profileAreas(profile: NonNullable<ClusterFigures["profile"]>): string[]
 function profileLines(figures: ClusterFigures): string[] {
   const profile = figures.profile;
   if (profile === null) return ["## Where the time goes", "", "Skipped in this run (a profiled run).", ""];
-  const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
   return [
     "## Where the time goes",
     "",
@@ -631,7 +654,6 @@ function limitLines(
     const idle = profile.nodes.reduce((sum, node) => sum + node.summary.idleShare, 0) / profile.nodes.length;
     const largest = profile.nodes.map((node) => ({ node, area: afterStart(node)[0]! }));
     const spread = largest.every(({ area }) => area.share < 0.5);
-    const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
     lines.push(
       "",
       `In the profiled run each node was idle ${(idle * 100).toFixed(0)}% of the time (three nodes and the generator share ${cpuCount} cores); their busy time after the start (the table's other areas, as shares of their sum) went, on average over the nodes, to ` +

@@ -35,6 +35,7 @@ export interface NodeFlags {
   snapshotEntries: number;
   logCacheEntries: number;
   unsafeNoFsync: boolean;
+  unsafeNoFsyncWait: boolean;
   clusterKey?: string[];
   multicastGroup: string;
   multicastPort: number;
@@ -219,6 +220,15 @@ export function nodeCommand(): Command {
     )
     .addOption(
       new Option(
+        "--unsafe-no-fsync-wait",
+        "UNSAFE, for measuring what waiting for the disk costs: fsync the log but send and answer without waiting for it; a killed process loses nothing, but an OS crash or power cut loses acknowledged writes",
+      )
+        .env("GAVEL_UNSAFE_NO_FSYNC_WAIT")
+        .conflicts("unsafeNoFsync")
+        .default(false),
+    )
+    .addOption(
+      new Option(
         "--force-new-cluster",
         "LAST RESORT after a majority is lost for good: make this node a one-node cluster from its own data (entries it could not know were committed are kept; what other nodes held beyond them is lost)",
       ).default(false),
@@ -267,6 +277,7 @@ export async function runNode(flags: NodeFlags): Promise<void> {
       discoveryPort: flags.discoveryPort,
       dataDir,
       unsafeNoFsync: flags.unsafeNoFsync,
+      unsafeNoFsyncWait: flags.unsafeNoFsyncWait,
       peers: flags.peers,
       keys,
       multicastGroup: flags.multicastGroup,

@@ -84,7 +84,21 @@ export interface DataDirOptions {
    * or power cut loses what the OS had not yet written: acknowledged bids included.
    */
   unsafeNoFsync?: boolean;
+  /**
+   * With syncInBackground: flushToDisk answers at once (as with unsafeNoFsync) while the WAL is still
+   * fsynced behind it, one fsync at a time, the flushes asked during one sharing the next (`gavel node
+   * --unsafe-no-fsync-wait`, for measuring what waiting for the fsync costs: the most a node that
+   * stepped on while its fsync ran could gain). A killed process loses nothing; an OS crash or power
+   * cut loses what was acknowledged before the fsync that covers it ended.
+   */
+  unsafeNoFsyncWait?: boolean;
 }
+
+/**
+ * How a storage with background sync answers flushToDisk: once its fsync of the WAL ends (the only
+ * safe mode), at once with the fsync still run behind it, or at once with no fsync at all.
+ */
+export type FsyncMode = "awaited" | "unawaited" | "never";
 
 export interface OpenedDataDir {
   storage: SqliteStorage;
@@ -126,7 +140,7 @@ export function openDataDir(options: DataDirOptions): OpenedDataDir {
     const identity = stored?.identity ?? mintIdentity(db, options);
     const storage = new SqliteStorage(db, file, options.dir, identity, namedFile, {
       background,
-      noFsync: background && options.unsafeNoFsync === true,
+      fsync: fsyncMode(options),
       ...(options.onSaveMs === undefined ? {} : { onSaveMs: options.onSaveMs }),
     });
     return { storage, identity, created: stored === null };
@@ -134,6 +148,11 @@ export function openDataDir(options: DataDirOptions): OpenedDataDir {
     db.close();
     throw translate(error, file);
   }
+}
+
+function fsyncMode(options: DataDirOptions): FsyncMode {
+  if (options.unsafeNoFsync === true) return "never";
+  return options.unsafeNoFsyncWait === true ? "unawaited" : "awaited";
 }
 
 /** A taken snapshot waiting for its file to be written, and the compaction that follows it. */
@@ -162,8 +181,11 @@ export class SqliteStorage implements Storage {
   private readonly applyInTransaction: (changes: readonly PersistEffect[]) => void;
   private readonly onSaveMs: ((ms: number) => void) | undefined;
   private readonly background: boolean;
-  /** See DataDirOptions.unsafeNoFsync. */
-  private readonly noFsync: boolean;
+  /** See DataDirOptions.unsafeNoFsync and unsafeNoFsyncWait (used with background sync only). */
+  private readonly fsyncMode: FsyncMode;
+  /** Unawaited fsyncs: one is running, and flushes were asked since it began (the next covers them). */
+  private fsyncRunning = false;
+  private fsyncAgain = false;
 
   /** The snapshot file the last committed snapshot row names, or null when the row holds the data or there is none. */
   private namedFile: string | null;
@@ -191,11 +213,11 @@ export class SqliteStorage implements Storage {
     private readonly dir: string,
     private readonly identity: Identity,
     namedFile: string | null,
-    options: { background: boolean; noFsync?: boolean; onSaveMs?: (ms: number) => void },
+    options: { background: boolean; fsync?: FsyncMode; onSaveMs?: (ms: number) => void },
   ) {
     this.namedFile = namedFile;
     this.background = options.background;
-    this.noFsync = options.noFsync ?? false;
+    this.fsyncMode = options.fsync ?? "awaited";
     this.onSaveMs = options.onSaveMs;
     this.statements = prepareStatements(db);
     const statements = this.statements;
@@ -394,6 +416,7 @@ export class SqliteStorage implements Storage {
    * the WAL file (page cache) when saveAll returns, and SQLite syncs the WAL itself before any
    * checkpoint copies it into the database, so this fsync makes every commit written before it
    * durable. The write latency metric then measures from the first unsynced save to the fsync.
+   * The unsafe modes answer after a turn of the event loop instead (see FsyncMode).
    */
   private fsyncWal(done: (error: Error | null) => void): void {
     let fd: number;
@@ -403,13 +426,42 @@ export class SqliteStorage implements Storage {
       return done(new DataDirWriteError(this.file, `open WAL: ${errorCode(error)}`, { cause: error }));
     }
     if (this.writeFailure !== null) return done(this.writeFailure);
+    if (this.fsyncMode === "never") {
+      const since = this.unsyncedSinceMs ?? performance.now();
+      this.unsyncedSinceMs = null;
+      const unnamed = this.filesUnnamed.splice(0);
+      return void setImmediate(() => {
+        if (this.closed) return;
+        this.deleteUnnamed(unnamed);
+        this.onSaveMs?.(performance.now() - since);
+        done(null);
+      });
+    }
+    if (this.fsyncMode === "awaited") return this.fsyncOnce(fd, done);
+    if (this.fsyncRunning) this.fsyncAgain = true;
+    else this.fsyncBehind(fd);
+    setImmediate(() => {
+      if (!this.closed) done(this.writeFailure);
+    });
+  }
+
+  /** Unawaited sync: one fsync after another while flushes keep being asked; a failure is kept as fatal. */
+  private fsyncBehind(fd: number): void {
+    this.fsyncRunning = true;
+    this.fsyncAgain = false;
+    this.fsyncOnce(fd, (error) => {
+      this.fsyncRunning = false;
+      if (error !== null) this.writeFailure ??= error;
+      else if (this.fsyncAgain) this.fsyncBehind(fd);
+    });
+  }
+
+  /** One fsync of the WAL, covering every save before it; then the files those saves unnamed go. */
+  private fsyncOnce(fd: number, done: (error: DataDirWriteError | null) => void): void {
     const since = this.unsyncedSinceMs ?? performance.now();
     this.unsyncedSinceMs = null;
     const unnamed = this.filesUnnamed.splice(0);
-    const sync = this.noFsync
-      ? (_fd: number, then: (error: null) => void) => setImmediate(then, null)
-      : fsync;
-    sync(fd, (error) => {
+    fsync(fd, (error) => {
       // Closed meanwhile (the node stopped): nothing waits for this any more.
       if (this.closed) return;
       if (error !== null)

@@ -41,6 +41,8 @@ export interface NodeProcessOptions {
   dataDir: string;
   /** Never fsync the log (see DataDirOptions.unsafeNoFsync); the node warns at start. Default false. */
   unsafeNoFsync?: boolean;
+  /** Fsync the log without waiting for it (see DataDirOptions.unsafeNoFsyncWait); the node warns at start. */
+  unsafeNoFsyncWait?: boolean;
   /** Static peers (host:port of their peer port), sent beacons over TCP where broadcast does not reach. */
   peers?: readonly string[];
   /** Protocol settings; clusterName and expect among them. */
@@ -136,6 +138,7 @@ export class GavelNode {
       onSaveMs: (ms) => metrics?.write(ms),
       syncInBackground: true,
       unsafeNoFsync: options.unsafeNoFsync === true,
+      unsafeNoFsyncWait: options.unsafeNoFsyncWait === true,
     });
     const logger = options.logger.child({ node: identity.nodeId });
     let node: GavelNode | null = null;
@@ -191,6 +194,12 @@ export class GavelNode {
         logger.warn(
           {},
           "UNSAFE: --unsafe-no-fsync: the log is never fsynced; an OS crash or power cut loses acknowledged writes. For measurements only.",
+        );
+      }
+      if (options.unsafeNoFsyncWait === true && options.unsafeNoFsync !== true) {
+        logger.warn(
+          {},
+          "UNSAFE: --unsafe-no-fsync-wait: nothing waits for the log's fsync; an OS crash or power cut loses acknowledged writes. For measurements only.",
         );
       }
       if (keyring === null) {

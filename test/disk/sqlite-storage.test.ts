@@ -318,6 +318,82 @@ describe("SqliteStorage: syncing in the background", () => {
     }
   });
 
+  test("unsafeNoFsyncWait answers a flush before its fsync ends; the flushes asked meanwhile share the next fsync", async () => {
+    const temp = makeTempDir();
+    try {
+      const fsyncs: number[] = [];
+      const { storage } = openDataDir({
+        dir: temp.dir,
+        clusterName,
+        nodeId: 7,
+        syncInBackground: true,
+        unsafeNoFsyncWait: true,
+        onSaveMs: (ms) => fsyncs.push(ms),
+      });
+      const fsRequests = () => process.getActiveResourcesInfo().filter((kind) => kind === "FSReqCallback");
+      storage.saveAll([{ type: "persist", clusterId: "c-1", hardState: { term: 3, votedFor: 7 } }]);
+      // How many fsyncs had ended when each flush was answered.
+      const endedAtAnswer: number[] = [];
+      const flush = () =>
+        new Promise<Error | null>((resolve) =>
+          storage.flushToDisk!((error) => {
+            endedAtAnswer.push(fsyncs.length);
+            resolve(error);
+          }),
+        );
+      const answers: Promise<Error | null>[] = [flush()];
+      for (let index = 1; index <= 4; index++) {
+        const entries = index === 1 ? [configEntry(1, 3, [7])] : noopEntries(index, index, 3);
+        storage.saveAll([{ type: "persist", entries }]);
+        answers.push(flush());
+      }
+      assert.deepEqual(await Promise.all(answers), [null, null, null, null, null]);
+      assert.deepEqual(endedAtAnswer, [0, 0, 0, 0, 0], "every flush is answered before any fsync ended");
+      const deadline = Date.now() + 10_000;
+      while (fsRequests().length > 0) {
+        assert.ok(Date.now() < deadline, "the fsyncs never completed");
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.ok(
+        fsyncs.length >= 1 && fsyncs.length <= 2,
+        `five flushes, ${fsyncs.length} fsyncs (one running, one after)`,
+      );
+      storage.close();
+      const again = openDataDir({ dir: temp.dir, clusterName, nodeId: 7, syncInBackground: true });
+      const loaded = again.storage.load();
+      again.storage.close();
+      assert.deepEqual(loaded?.hardState, { term: 3, votedFor: 7 });
+      assert.deepEqual(
+        loaded?.entries.map((entry) => entry.index),
+        [1, 2, 3, 4],
+      );
+    } finally {
+      temp.remove();
+    }
+  });
+
+  test("unsafeNoFsync answers a flush after a turn of the event loop, with no fsync", async () => {
+    const temp = makeTempDir();
+    try {
+      const { storage } = openDataDir({
+        dir: temp.dir,
+        clusterName,
+        nodeId: 7,
+        syncInBackground: true,
+        unsafeNoFsync: true,
+      });
+      storage.saveAll([{ type: "persist", clusterId: "c-1", hardState: { term: 3, votedFor: 7 } }]);
+      const fsRequests = () => process.getActiveResourcesInfo().filter((kind) => kind === "FSReqCallback");
+      const seen = await new Promise<number>((resolve) =>
+        storage.flushToDisk!(() => resolve(fsRequests().length)),
+      );
+      assert.equal(seen, 0, "no fsync is asked");
+      storage.close();
+    } finally {
+      temp.remove();
+    }
+  });
+
   test("a flush that completes after close calls nobody", async () => {
     const temp = makeTempDir();
     try {

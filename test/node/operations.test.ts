@@ -185,21 +185,23 @@ test("force-new-cluster brings back a node whose majority is gone for good", asy
   assert.equal(view.status, 200);
 });
 
-test("--unsafe-no-fsync warns at start; a killed process still loses nothing it acknowledged", async (t) => {
-  const cluster = await TestCluster.start([], "no-fsync");
-  t.after(() => cluster.destroy());
-  const node = await cluster.add(1);
-  await node.start(["--unsafe-no-fsync"]);
-  await waitFor("the warning", 5000, () => /UNSAFE: --unsafe-no-fsync/.test(node.output));
-  await cluster.waitForLeader(1, 15_000);
-  const seller = await register(node, "sam");
-  const auctionId = await createAuction(node, seller);
-  // The commits are in the OS's page cache before the answer: a SIGKILL of the process loses none.
-  await node.kill("SIGKILL");
-  await node.start(["--unsafe-no-fsync"]);
-  await cluster.waitForLeader(1, 15_000);
-  assert.equal((await http(`${node.url}/api/auctions/${auctionId}`)).status, 200);
-});
+for (const flag of ["--unsafe-no-fsync", "--unsafe-no-fsync-wait"]) {
+  test(`${flag} warns at start; a killed process still loses nothing it acknowledged`, async (t) => {
+    const cluster = await TestCluster.start([], flag.slice(2));
+    t.after(() => cluster.destroy());
+    const node = await cluster.add(1);
+    await node.start([flag]);
+    await waitFor("the warning", 5000, () => node.output.includes(`UNSAFE: ${flag}:`));
+    await cluster.waitForLeader(1, 15_000);
+    const seller = await register(node, "sam");
+    const auctionId = await createAuction(node, seller);
+    // The commits are in the OS's page cache before the answer: a SIGKILL of the process loses none.
+    await node.kill("SIGKILL");
+    await node.start([flag]);
+    await cluster.waitForLeader(1, 15_000);
+    assert.equal((await http(`${node.url}/api/auctions/${auctionId}`)).status, 200);
+  });
+}
 
 test("gavel demo comes up and answers", async (t) => {
   const child = spawn(process.execPath, [main, "demo", "--nodes", "3"], {
