@@ -40,8 +40,8 @@ export interface ClusterSettings {
   /** Runs of the headline load (bids sent to the owner); the median one is reported. */
   headlineRuns: number;
   /**
-   * Compare the headline load on fresh clusters with and without snapshots, and without fsyncs
-   * (rounds of three runs; 0: skipped).
+   * Rounds comparing the headline load on fresh clusters with the defaults, without snapshots, with
+   * fsyncs nothing waits for, without fsyncs, and with V8's GC threads (five runs each; 0: skipped).
    */
   snapshotPairs: number;
 }

@@ -56,7 +56,7 @@ const settingsByMode: Record<Mode, Settings> = {
       scaleSizes: [1, 5, 7],
       profileMs: 15_000,
       headlineRuns: 3,
-      snapshotPairs: 2,
+      snapshotPairs: 3,
     },
   },
   quick: {
@@ -289,11 +289,11 @@ function fsyncLine(figures: ClusterFigures): string {
     return `${lead} (The rounds that measure what they cost were skipped in this run.)`;
   const rates = (pick: PickFigure) => roundsRates(rounds, pick);
   const cpu = (pick: PickFigure) => roundsCpu(rounds, pick);
-  const mean = (pick: PickFigure) =>
-    rounds.reduce((sum, round) => sum + pick(round).bidsPerSecond, 0) / rounds.length;
-  const withFsync = mean((round) => round.spaced);
-  const waitGain = mean((round) => round.unwaited) - withFsync;
-  const fsyncGain = mean((round) => round.unsynced) - withFsync;
+  // Medians over the rounds: one run disturbed by the machine moves them less than a mean.
+  const middle = (pick: PickFigure) => median(rounds.map((round) => pick(round).bidsPerSecond));
+  const withFsync = middle((round) => round.spaced);
+  const waitGain = middle((round) => round.unwaited) - withFsync;
+  const fsyncGain = middle((round) => round.unsynced) - withFsync;
   const figuresText =
     `${lead} Without them (the no-fsync rows of What snapshots, fsyncs and GC threads cost) the same load ran at ${rates((round) => round.unsynced)} bids/s against ${rates((round) => round.spaced)} with them, ` +
     `at ${cpu((round) => round.unsynced)} ms of node CPU per bid against ${cpu((round) => round.spaced)}; ` +
@@ -302,7 +302,7 @@ function fsyncLine(figures: ClusterFigures): string {
     "a node that steps on while its fsync runs (counting toward commit only the entries on its own disk, a durable index fed back to the core; its acknowledgements still waiting for their fsync)";
   if (fsyncGain <= 0)
     return `${figuresText}Here the fsyncs cost no throughput that the runs could tell from their noise.`;
-  const gains = `against the defaults' mean bids/s, the runs without the waiting gave ${signedPercent(waitGain / withFsync)} and those without the fsyncs ${signedPercent(fsyncGain / withFsync)}`;
+  const gains = `in median bids/s over the rounds against the defaults', the runs without the waiting gave ${signedPercent(waitGain / withFsync)} and those without the fsyncs ${signedPercent(fsyncGain / withFsync)}`;
   if (waitGain < fsyncGain / 2)
     return (
       figuresText +
