@@ -43,6 +43,33 @@ function populate(dir: string): void {
   storage.close();
 }
 
+/** File system requests in flight on libuv's thread pool (an fsync among them). */
+function fsRequests(): string[] {
+  return process.getActiveResourcesInfo().filter((kind) => kind === "FSReqCallback");
+}
+
+/**
+ * Waits until no file system request is in flight: every fsync asked has then run its callback (a
+ * request leaves the active list after its callback returns).
+ */
+async function fileSystemRequestsDone(): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (fsRequests().length > 0) {
+    assert.ok(Date.now() < deadline, "the fsyncs never completed");
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** What node 7's closed data dir holds, opened again with background sync. */
+function reloaded(dir: string) {
+  const { storage } = openDataDir({ dir, clusterName, nodeId: 7, syncInBackground: true });
+  try {
+    return storage.load();
+  } finally {
+    storage.close();
+  }
+}
+
 /** Runs `sql` on the closed data dir's database, bypassing every check. */
 function damage(dir: string, sql: string): void {
   const db = new Database(join(dir, databaseFileName));
@@ -300,9 +327,7 @@ describe("SqliteStorage: syncing in the background", () => {
       assert.equal(error, null);
       assert.equal(writes.length, 1);
       storage.close();
-      const again = openDataDir({ dir: temp.dir, clusterName, nodeId: 7, syncInBackground: true });
-      const loaded = again.storage.load();
-      again.storage.close();
+      const loaded = reloaded(temp.dir);
       assert.deepEqual(loaded?.hardState, { term: 3, votedFor: 7 });
       assert.deepEqual(
         loaded?.entries.map((entry) => entry.index),
@@ -330,7 +355,6 @@ describe("SqliteStorage: syncing in the background", () => {
         unsafeNoFsyncWait: true,
         onSaveMs: (ms) => fsyncs.push(ms),
       });
-      const fsRequests = () => process.getActiveResourcesInfo().filter((kind) => kind === "FSReqCallback");
       storage.saveAll([{ type: "persist", clusterId: "c-1", hardState: { term: 3, votedFor: 7 } }]);
       // How many fsyncs had ended when each flush was answered.
       const endedAtAnswer: number[] = [];
@@ -349,19 +373,13 @@ describe("SqliteStorage: syncing in the background", () => {
       }
       assert.deepEqual(await Promise.all(answers), [null, null, null, null, null]);
       assert.deepEqual(endedAtAnswer, [0, 0, 0, 0, 0], "every flush is answered before any fsync ended");
-      const deadline = Date.now() + 10_000;
-      while (fsRequests().length > 0) {
-        assert.ok(Date.now() < deadline, "the fsyncs never completed");
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      await fileSystemRequestsDone();
       assert.ok(
         fsyncs.length >= 1 && fsyncs.length <= 2,
         `five flushes, ${fsyncs.length} fsyncs (one running, one after)`,
       );
       storage.close();
-      const again = openDataDir({ dir: temp.dir, clusterName, nodeId: 7, syncInBackground: true });
-      const loaded = again.storage.load();
-      again.storage.close();
+      const loaded = reloaded(temp.dir);
       assert.deepEqual(loaded?.hardState, { term: 3, votedFor: 7 });
       assert.deepEqual(
         loaded?.entries.map((entry) => entry.index),
@@ -383,7 +401,6 @@ describe("SqliteStorage: syncing in the background", () => {
         unsafeNoFsync: true,
       });
       storage.saveAll([{ type: "persist", clusterId: "c-1", hardState: { term: 3, votedFor: 7 } }]);
-      const fsRequests = () => process.getActiveResourcesInfo().filter((kind) => kind === "FSReqCallback");
       const seen = await new Promise<number>((resolve) =>
         storage.flushToDisk!(() => resolve(fsRequests().length)),
       );
@@ -402,14 +419,7 @@ describe("SqliteStorage: syncing in the background", () => {
       let called = false;
       storage.flushToDisk!(() => (called = true));
       storage.close();
-      // The fsync is a request on libuv's thread pool: once no file system request is in flight,
-      // its callback has run (a request leaves the active list after its callback returns).
-      const fsRequests = () => process.getActiveResourcesInfo().filter((kind) => kind === "FSReqCallback");
-      const deadline = Date.now() + 10_000;
-      while (fsRequests().length > 0) {
-        assert.ok(Date.now() < deadline, "the fsync never completed");
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      await fileSystemRequestsDone();
       assert.equal(called, false);
     } finally {
       temp.remove();
